@@ -1,0 +1,298 @@
+"""SageMaker training jobs on loopback: moto's ``ThreadedMotoServer`` with scripted lifecycles.
+
+moto answers every SageMaker and S3 call; while the emulator runs, a few ``SageMakerResponse``
+handlers are patched (in this process, so callers in other processes see the same script):
+
+* ``CreateTrainingJob`` records the JSON body as received and gives the job a ``Lifecycle``
+  (a named script, else the next queued script, else a copy of ``default_lifecycle``);
+  a second job with the same name is refused with ``ResourceInUse``, as on AWS.
+* ``DescribeTrainingJob`` advances that lifecycle by one read and reports its step.
+* ``StopTrainingJob`` (missing from moto) is recorded and turns the job Stopping, then Stopped.
+* ``faults`` are served before moto sees the call; ``Faults.inject(..., method=...)`` takes the
+  operation name (``"DescribeTrainingJob"``), not the HTTP method (always POST here)::
+
+    with SageMakerEmulator() as sm:
+        sm.script(Lifecycle(("InProgress", 2), ("Failed", None, {"FailureReason": "OOM"})))
+        sm.faults.inject(500, method="DescribeTrainingJob")
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from moto.core import DEFAULT_ACCOUNT_ID
+from moto.core.responses import ActionResult, BaseResponse, EmptyResult
+from moto.sagemaker.exceptions import ResourceInUseException, ValidationError
+from moto.sagemaker.models import FakeTrainingJob, sagemaker_backends
+from moto.sagemaker.responses import SageMakerResponse
+from moto.server import ThreadedMotoServer
+
+from tests.emulators.lifecycle import Faults, Lifecycle, Step
+
+TERMINAL = {"Completed", "Failed", "Stopped"}
+# TrainingJobStatus -> the SecondaryStatus AWS reports with it.
+SECONDARY = {
+    "InProgress": "Training",
+    "Completed": "Completed",
+    "Failed": "Failed",
+    "Stopping": "Stopping",
+    "Stopped": "Stopped",
+}
+# HTTP status of an injected fault -> AWS JSON error code (botocore retries these).
+ERROR_CODES = {
+    400: "ThrottlingException",
+    429: "ThrottlingException",
+    500: "InternalFailure",
+    503: "ServiceUnavailable",
+}
+DEFAULT_FAILURE = "AlgorithmError: scripted failure"
+
+_active: SageMakerEmulator | None = None  # the patches are class-wide: one emulator per process
+
+
+def _fresh(lifecycle: Lifecycle) -> Lifecycle:
+    """An unread copy of ``lifecycle`` (a Lifecycle holds read state and a lock)."""
+    return Lifecycle(*(Step(s.state, s.reads, dict(s.fields)) for s in lifecycle._steps))
+
+
+def _fault_response(status: int, operation: str) -> tuple[int, dict[str, str], str]:
+    code = ERROR_CODES.get(status, "InternalFailure" if status >= 500 else "ValidationException")
+    body = {"__type": code, "message": f"Injected fault {status} for {operation}"}
+    headers = {"Content-Type": "application/x-amz-json-1.1", "x-amzn-ErrorType": code}
+    return status, headers, json.dumps(body)
+
+
+class SageMakerEmulator:
+    """moto's server on 127.0.0.1, with scripted training-job lifecycles and faults."""
+
+    def __init__(self, region: str = "us-east-1") -> None:
+        self.region = region
+        self.account_id = DEFAULT_ACCOUNT_ID
+        self.endpoint_url = ""
+        self.default_lifecycle = Lifecycle(("InProgress", 1), "Completed")
+        self.faults = Faults()
+        self._server: ThreadedMotoServer | None = None
+        self._originals: dict[str, Any] = {}  # patched name -> SageMakerResponse's own (None: inherited)
+        self._lock = threading.Lock()
+        self._forget()
+
+    def _forget(self) -> None:
+        self._queued: list[Lifecycle] = []
+        self._named: dict[str, Lifecycle] = {}
+        self._lifecycles: dict[str, Lifecycle] = {}
+        self._requests: dict[str, dict[str, Any]] = {}
+        self._stops: list[str] = []
+        self._describes: dict[str, int] = {}
+
+    # -- running -------------------------------------------------------------------------------
+    def start(self) -> SageMakerEmulator:
+        global _active
+        if _active is not None:
+            raise RuntimeError("a SageMakerEmulator already runs in this process")
+        _active = self
+        self._patch()
+        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+        self._server.start()
+        host, port = self._server.get_host_and_port()
+        self.endpoint_url = f"http://{host}:{port}"
+        return self
+
+    def stop(self) -> None:
+        global _active
+        if self._server is not None:
+            self._server.stop()
+            self._server = None
+        for name, original in self._originals.items():
+            if original is None:
+                delattr(SageMakerResponse, name)
+            else:
+                setattr(SageMakerResponse, name, original)
+        self._originals.clear()
+        if _active is self:
+            _active = None
+
+    def __enter__(self) -> SageMakerEmulator:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def reset(self) -> None:
+        """Forget jobs, scripts, calls and faults (moto's SageMaker state too); keep S3 and the server."""
+        for account in list(sagemaker_backends.values()):
+            account.reset()
+        with self._lock:
+            self._forget()
+            self.faults = Faults()
+            self.default_lifecycle = Lifecycle(("InProgress", 1), "Completed")
+
+    # -- connection and setup ---------------------------------------------------------------------
+    def aws_connection(self) -> dict[str, Any]:
+        """An Airflow ``aws`` connection pointing at the emulator."""
+        extra = {"endpoint_url": self.endpoint_url, "region_name": self.region}
+        return {"conn_type": "aws", "login": "testing", "password": "testing", "extra": extra}
+
+    def airflow_conn_env(self) -> str:
+        """The connection as JSON, for ``AIRFLOW_CONN_<ID>``."""
+        return json.dumps(self.aws_connection())
+
+    def create_bucket(self, name: str) -> None:
+        """Create an S3 bucket (no error if it exists)."""
+        import boto3
+
+        s3 = boto3.client(
+            "s3",
+            endpoint_url=self.endpoint_url,
+            region_name=self.region,
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
+        kwargs: dict[str, Any] = {"Bucket": name}
+        if self.region != "us-east-1":
+            kwargs["CreateBucketConfiguration"] = {"LocationConstraint": self.region}
+        with contextlib.suppress(s3.exceptions.BucketAlreadyOwnedByYou):
+            s3.create_bucket(**kwargs)
+
+    # -- scripting and inspection -------------------------------------------------------------
+    def script(self, lifecycle: Lifecycle, name: str | None = None) -> Lifecycle:
+        """Script the job ``name`` (even if it already exists), or the next job created if None."""
+        with self._lock:
+            if name is None:
+                self._queued.append(lifecycle)
+            elif name in self._lifecycles:
+                self._lifecycles[name] = lifecycle
+            else:
+                self._named[name] = lifecycle
+        return lifecycle
+
+    def lifecycle(self, name: str) -> Lifecycle:
+        with self._lock:
+            return self._lifecycles[name]
+
+    def job_names(self) -> list[str]:
+        with self._lock:
+            return list(self._requests)
+
+    def create_request(self, name: str) -> dict[str, Any]:
+        with self._lock:
+            return self._requests[name]
+
+    def stop_calls(self) -> list[str]:
+        with self._lock:
+            return list(self._stops)
+
+    def describe_count(self, name: str) -> int:
+        with self._lock:
+            return self._describes.get(name, 0)
+
+    # -- server side (runs in the server's request threads) ------------------------------------
+    def _created(self, body: dict[str, Any]) -> None:
+        name = body["TrainingJobName"]
+        with self._lock:
+            self._requests[name] = body
+            lifecycle = self._named.pop(name, None)
+            if lifecycle is None:
+                lifecycle = self._queued.pop(0) if self._queued else _fresh(self.default_lifecycle)
+            self._lifecycles[name] = lifecycle
+
+    def _describe(self, job: FakeTrainingJob) -> dict[str, Any]:
+        name = job.training_job_name
+        with self._lock:
+            self._describes[name] = self._describes.get(name, 0) + 1
+            lifecycle = self._lifecycles.get(name)
+            step = lifecycle.read() if lifecycle is not None else None
+            if step is not None:
+                self._apply(job, step)
+            response = job.response_object
+            if environment := self._requests.get(name, {}).get("Environment"):
+                response["Environment"] = environment  # moto drops it
+            return {**response, **(step.fields if step else {})}
+
+    @staticmethod
+    def _apply(job: FakeTrainingJob, step: Step) -> None:
+        now = datetime.now(UTC)
+        if job.training_job_status != step.state:
+            job.last_modified_time = now
+        job.training_job_status = step.state
+        job.secondary_status = step.fields.get("SecondaryStatus", SECONDARY.get(step.state, step.state))
+        failed = step.state == "Failed"
+        job.failure_reason = step.fields.get("FailureReason", DEFAULT_FAILURE) if failed else None
+        if step.state not in TERMINAL:
+            job.training_end_time = None
+        elif job.training_end_time is None:
+            job.training_end_time = now
+
+    def _stop(self, name: str, backend: Any) -> None:
+        with self._lock:
+            self._stops.append(name)
+            lifecycle = self._lifecycles.get(name)
+            if lifecycle is None or name not in backend.training_jobs:
+                arn = FakeTrainingJob.arn_formatter(name, backend.account_id, backend.region_name)
+                raise ValidationError(message=f"Could not find training job '{arn}'.")
+            if (state := lifecycle.current.state) != "InProgress":
+                message = f"The request was rejected because the training job is in status {state}."
+                raise ValidationError(message=message)
+            lifecycle.stop("Stopping", "Stopped")
+
+    def _patch(self) -> None:
+        handlers: dict[str, Callable[..., Any]] = {
+            "call_action": _call_action,
+            "create_training_job": _create_training_job,
+            "describe_training_job": _describe_training_job,
+            "stop_training_job": _stop_training_job,
+        }
+        for name, handler in handlers.items():
+            self._originals[name] = SageMakerResponse.__dict__.get(name)
+            setattr(SageMakerResponse, name, handler)
+
+
+# -- the patched SageMakerResponse methods ------------------------------------------------------
+def _emulator() -> SageMakerEmulator:
+    assert _active is not None, "SageMakerEmulator patches outlived the emulator"
+    return _active
+
+
+def _call_action(self: SageMakerResponse) -> Any:
+    operation = str(self.headers.get("X-Amz-Target", "")).rpartition(".")[2]
+    fault = _emulator().faults.take(operation)
+    if fault is not None:
+        status, delay = fault
+        time.sleep(delay)
+        if status != 200:
+            return _fault_response(status, operation)
+    return BaseResponse.call_action(self)
+
+
+def _create_training_job(self: SageMakerResponse) -> ActionResult:
+    body = json.loads(self.raw_body)
+    name = body.get("TrainingJobName", "")
+    if name in self.sagemaker_backend.training_jobs:
+        arn = FakeTrainingJob.arn_formatter(name, self.current_account, self.region)
+        raise ResourceInUseException(
+            "Training job names must be unique within an AWS account and region, "
+            f"and a training job with this name already exists ({arn})"
+        )
+    result = _emulator()._originals["create_training_job"](self)
+    job = self.sagemaker_backend.training_jobs[name]
+    job.training_job_status, job.secondary_status, job.training_end_time = "InProgress", "Starting", None
+    _emulator()._created(body)
+    return result
+
+
+def _describe_training_job(self: SageMakerResponse) -> ActionResult:
+    name = self._get_param("TrainingJobName")
+    job = self.sagemaker_backend.training_jobs.get(name)
+    if job is None:
+        return _emulator()._originals["describe_training_job"](self)  # raises moto's ValidationError
+    return ActionResult(_emulator()._describe(job))
+
+
+def _stop_training_job(self: SageMakerResponse) -> EmptyResult:
+    _emulator()._stop(self._get_param("TrainingJobName"), self.sagemaker_backend)
+    return EmptyResult()

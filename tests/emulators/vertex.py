@@ -1,0 +1,273 @@
+"""A Vertex AI JobService (CustomJob) REST fake on loopback.
+
+Speaks the wire format of ``aiplatform_v1`` clients built with ``transport="rest"`` or
+``"rest_asyncio"`` and ``client_options={"api_endpoint": emulator.endpoint}``: camelCase JSON,
+enums as ints, int64 as strings, errors as ``{"error": {"code", "message", "status"}}``.
+Each GET of a job advances its scripted ``Lifecycle`` by one read::
+
+    with VertexEmulator() as vertex:
+        vertex.script(Lifecycle(("JOB_STATE_RUNNING", 2), ("JOB_STATE_FAILED", None, {"error": {...}})))
+        vertex.faults.inject(503)
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import re
+import threading
+import time
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from tests.emulators.lifecycle import Faults, Lifecycle, Step
+
+# google.cloud.aiplatform_v1.types.JobState, kept here so the fake does not import the SDK.
+JOB_STATES = {
+    "JOB_STATE_UNSPECIFIED": 0,
+    "JOB_STATE_QUEUED": 1,
+    "JOB_STATE_PENDING": 2,
+    "JOB_STATE_RUNNING": 3,
+    "JOB_STATE_SUCCEEDED": 4,
+    "JOB_STATE_FAILED": 5,
+    "JOB_STATE_CANCELLING": 6,
+    "JOB_STATE_CANCELLED": 7,
+    "JOB_STATE_PAUSED": 8,
+    "JOB_STATE_EXPIRED": 9,
+    "JOB_STATE_UPDATING": 10,
+    "JOB_STATE_PARTIALLY_SUCCEEDED": 11,
+}
+TERMINAL = {"JOB_STATE_SUCCEEDED", "JOB_STATE_FAILED", "JOB_STATE_CANCELLED", "JOB_STATE_EXPIRED"}
+# HTTP status -> google.rpc.Code name, as Google's REST front end reports it.
+RPC_STATUS = {
+    400: "INVALID_ARGUMENT",
+    401: "UNAUTHENTICATED",
+    403: "PERMISSION_DENIED",
+    404: "NOT_FOUND",
+    409: "ALREADY_EXISTS",
+    429: "RESOURCE_EXHAUSTED",
+    499: "CANCELLED",
+    500: "INTERNAL",
+    501: "NOT_IMPLEMENTED",
+    503: "UNAVAILABLE",
+    504: "DEADLINE_EXCEEDED",
+}
+_COLLECTION = re.compile(r"^/v1/(projects/[^/]+/locations/[^/]+)/customJobs$")
+_JOB = re.compile(r"^/v1/(projects/[^/]+/locations/[^/]+/customJobs/\d+)(:cancel)?$")
+
+
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _fresh(lifecycle: Lifecycle) -> Lifecycle:
+    """An unread copy of ``lifecycle`` (a Lifecycle holds read state and a lock)."""
+    return Lifecycle(*(Step(s.state, s.reads, dict(s.fields)) for s in lifecycle._steps))
+
+
+class ApiError(Exception):
+    """Answered as a google.rpc.Status JSON body."""
+
+    def __init__(self, code: int, message: str, status: str | None = None) -> None:
+        super().__init__(message)
+        self.code, self.message, self.status = code, message, status or RPC_STATUS.get(code, "UNKNOWN")
+
+    def body(self) -> dict[str, Any]:
+        return {"error": {"code": self.code, "message": self.message, "status": self.status}}
+
+
+class _Job:
+    def __init__(self, name: str, request: dict[str, Any], lifecycle: Lifecycle) -> None:
+        self.name, self.request, self.lifecycle = name, request, lifecycle
+        self.gets = 0
+        now = _now()
+        self.resource: dict[str, Any] = {**request, "name": name, "createTime": now, "updateTime": now}
+        self._apply(lifecycle.current)
+
+    def _apply(self, step: Step) -> None:
+        state = step.state
+        previous = self.resource.get("state")
+        self.resource.update(step.fields)
+        self.resource["state"] = JOB_STATES[state]
+        if previous != JOB_STATES[state]:
+            self.resource["updateTime"] = _now()
+        if state == "JOB_STATE_RUNNING":
+            self.resource.setdefault("startTime", _now())
+        if state in TERMINAL:
+            self.resource.setdefault("endTime", _now())
+        if state == "JOB_STATE_FAILED":
+            self.resource.setdefault("error", {"code": 13, "message": "Job failed."})
+
+    def read(self) -> dict[str, Any]:
+        """Advance the lifecycle one read and return the job as Vertex would."""
+        self.gets += 1
+        self._apply(self.lifecycle.read())
+        return self.resource
+
+
+class VertexEmulator:
+    """A loopback Vertex AI JobService serving scripted CustomJob lifecycles."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._ids = itertools.count(1_000_000_000_000_000_001)
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+        self.endpoint = ""
+        self.reset()
+
+    # -- lifecycle of the server ------------------------------------------------
+    def start(self) -> VertexEmulator:
+        """Bind 127.0.0.1 on a free port and serve in a daemon thread."""
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
+        self._server.daemon_threads = True
+        self.endpoint = f"http://127.0.0.1:{self._server.server_address[1]}"
+        self._thread = threading.Thread(target=self._server.serve_forever, name="vertex", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    def __enter__(self) -> VertexEmulator:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- scripting and inspection -----------------------------------------------
+    def reset(self) -> None:
+        """Forget jobs, scripts, calls and faults; restore the default lifecycle."""
+        with self._lock:
+            self.default_lifecycle = Lifecycle(("JOB_STATE_QUEUED", 1), ("JOB_STATE_RUNNING", 1), "JOB_STATE_SUCCEEDED")
+            self.faults = Faults()
+            self._jobs: dict[str, _Job] = {}
+            self._scripts: list[tuple[str | None, Lifecycle]] = []
+            self._cancels: list[str] = []
+            self.calls: list[tuple[str, str]] = []  # (method, path with query), as received
+
+    def script(self, lifecycle: Lifecycle, display_name: str | None = None) -> Lifecycle:
+        """Use ``lifecycle`` for the next job created with ``display_name`` (``None``: any)."""
+        with self._lock:
+            self._scripts.append((display_name, lifecycle))
+        return lifecycle
+
+    def lifecycle(self, name: str) -> Lifecycle:
+        return self._jobs[name].lifecycle
+
+    def job_names(self) -> list[str]:
+        return list(self._jobs)
+
+    def create_request(self, name: str) -> dict[str, Any]:
+        return self._jobs[name].request
+
+    def cancel_calls(self) -> list[str]:
+        return list(self._cancels)
+
+    def get_count(self, name: str) -> int:
+        return self._jobs[name].gets
+
+    # -- the API ------------------------------------------------------------------
+    def _take_script(self, display_name: str | None) -> Lifecycle:
+        for wanted in (display_name, None):
+            for i, (key, lifecycle) in enumerate(self._scripts):
+                if key == wanted:
+                    del self._scripts[i]
+                    return lifecycle
+        return _fresh(self.default_lifecycle)
+
+    def _job(self, name: str) -> _Job:
+        if name not in self._jobs:
+            raise ApiError(404, f'The CustomJob "{name}" does not exist.')
+        return self._jobs[name]
+
+    def create(self, parent: str, body: dict[str, Any]) -> dict[str, Any]:
+        if not body.get("displayName"):
+            raise ApiError(400, "CustomJob.display_name is required.")
+        if not body.get("jobSpec", {}).get("workerPoolSpecs"):
+            raise ApiError(400, "CustomJob.job_spec.worker_pool_specs is required.")
+        with self._lock:
+            name = f"{parent}/customJobs/{next(self._ids)}"
+            job = self._jobs[name] = _Job(name, body, self._take_script(body["displayName"]))
+            return dict(job.resource)
+
+    def get(self, name: str) -> dict[str, Any]:
+        with self._lock:
+            return dict(self._job(name).read())
+
+    def cancel(self, name: str) -> dict[str, Any]:
+        with self._lock:
+            job = self._job(name)
+            self._cancels.append(name)
+            state = job.lifecycle.current.state
+            if state in TERMINAL:
+                message = f"Cannot cancel CustomJob {name} in state {state}."
+                raise ApiError(400, message, "FAILED_PRECONDITION")
+            if state != "JOB_STATE_CANCELLING":
+                job.lifecycle.stop(
+                    "JOB_STATE_CANCELLING", "JOB_STATE_CANCELLED", error={"code": 1, "message": "CANCELED"}
+                )
+            return {}
+
+    def list_jobs(self, parent: str) -> dict[str, Any]:
+        with self._lock:
+            jobs = [dict(j.resource) for n, j in self._jobs.items() if n.startswith(parent + "/")]
+        return {"customJobs": jobs} if jobs else {}
+
+    def route(self, method: str, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        if m := _COLLECTION.match(path):
+            if method == "POST":
+                return self.create(m[1], body)
+            if method == "GET":
+                return self.list_jobs(m[1])
+        elif m := _JOB.match(path):
+            if method == "GET" and not m[2]:
+                return self.get(m[1])
+            if method == "POST" and m[2]:
+                return self.cancel(m[1])
+        raise ApiError(404, f"{method} {path} is not served by the Vertex emulator.")
+
+
+def _handler(emulator: VertexEmulator) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def _serve(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            raw = self.rfile.read(length) if length else b""
+            emulator.calls.append((self.command, self.path))
+            status, payload = 200, {}
+            fault = emulator.faults.take(self.command)
+            if fault:
+                status, delay = fault
+                time.sleep(delay)
+            if status != 200:
+                payload = ApiError(status, f"Injected fault {status}.").body()
+            else:
+                try:
+                    body = json.loads(raw) if raw else {}
+                    payload = emulator.route(self.command, self.path.split("?", 1)[0], body)
+                except ApiError as e:
+                    status, payload = e.code, e.body()
+                except json.JSONDecodeError as e:
+                    status, payload = 400, ApiError(400, f"Invalid JSON payload: {e}").body()
+            data = json.dumps(payload).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json; charset=UTF-8")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            try:
+                self.wfile.write(data)
+            except (BrokenPipeError, ConnectionResetError):  # the client timed out and left
+                self.close_connection = True
+
+        do_GET = do_POST = _serve
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    return Handler
