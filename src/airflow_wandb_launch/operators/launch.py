@@ -16,7 +16,7 @@ from airflow.sdk.bases.operator import TRIGGER_FAIL_REPR
 from airflow_wandb_launch.backends import ALIASES, BACKENDS, Backend, backend_class, canonical_resource
 from airflow_wandb_launch.errors import LaunchJobFailed, ResourceArgsError
 from airflow_wandb_launch.hooks.wandb import WandbHook
-from airflow_wandb_launch.links import JOB_URL_KEY, CloudJobLink, WandbRunLink
+from airflow_wandb_launch.links import JOB_URL_KEY, RUN_URL_KEY, CloudJobLink, WandbRunLink
 from airflow_wandb_launch.request import LaunchRequest, RunIdentity, make_run_id
 from airflow_wandb_launch.resource_args import load_resource_args
 from airflow_wandb_launch.results import JobRef, JobState, JobStatus, RunInfo, launch_result
@@ -222,7 +222,8 @@ class WandbLaunchOperator(BaseOperator):
             )
             env = request.job_env(creds, backend.max_env_value_length)
             payload = backend.build(request, resource_args, env)
-            self._push(context, run_id=run.run_id, run_path=run.run_path, run_url=run.url(creds.base_url))
+            self._push(context, run_id=run.run_id, run_path=run.run_path,
+                       **{RUN_URL_KEY: run.url(creds.base_url) if creds.online else None})
             self.log.info("Submitting %s job for W&B run %s", self.resource, run.run_path)
             submitted = backend.submit(payload)
             ref = JobRef(
@@ -378,8 +379,7 @@ class WandbLaunchOperator(BaseOperator):
     def _push(self, context: Context, **values: Any) -> None:
         ti = context["ti"]
         for key, value in values.items():
-            if value is not None:
-                ti.xcom_push(key=key, value=value)
+            ti.xcom_push(key=key, value=value)
 
 
 def _state_store_get(context: Context) -> dict[str, Any] | None:
