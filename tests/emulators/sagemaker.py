@@ -56,11 +56,6 @@ DEFAULT_FAILURE = "AlgorithmError: scripted failure"
 _active: SageMakerEmulator | None = None  # the patches are class-wide: one emulator per process
 
 
-def _fresh(lifecycle: Lifecycle) -> Lifecycle:
-    """An unread copy of ``lifecycle`` (a Lifecycle holds read state and a lock)."""
-    return Lifecycle(*(Step(s.state, s.reads, dict(s.fields)) for s in lifecycle._steps))
-
-
 def _fault_response(status: int, operation: str) -> tuple[int, dict[str, str], str]:
     code = ERROR_CODES.get(status, "InternalFailure" if status >= 500 else "ValidationException")
     body = {"__type": code, "message": f"Injected fault {status} for {operation}"}
@@ -77,6 +72,8 @@ class SageMakerEmulator:
         self.endpoint_url = ""
         self.default_lifecycle = Lifecycle(("InProgress", 1), "Completed")
         self.faults = Faults()
+        #: called as ``callback(job_name, environment)`` when a job is created (e.g. to play the container's W&B run)
+        self.on_create: list[Callable[[str, dict[str, str]], None]] = []
         self._server: ThreadedMotoServer | None = None
         self._originals: dict[str, Any] = {}  # patched name -> SageMakerResponse's own (None: inherited)
         self._lock = threading.Lock()
@@ -131,6 +128,7 @@ class SageMakerEmulator:
             self._forget()
             self.faults = Faults()
             self.default_lifecycle = Lifecycle(("InProgress", 1), "Completed")
+            self.on_create.clear()
 
     # -- connection and setup ---------------------------------------------------------------------
     def aws_connection(self) -> dict[str, Any]:
@@ -167,6 +165,8 @@ class SageMakerEmulator:
                 self._queued.append(lifecycle)
             elif name in self._lifecycles:
                 self._lifecycles[name] = lifecycle
+        for callback in list(self.on_create):
+            callback(name, dict(body.get("Environment") or {}))
             else:
                 self._named[name] = lifecycle
         return lifecycle
@@ -198,7 +198,7 @@ class SageMakerEmulator:
             self._requests[name] = body
             lifecycle = self._named.pop(name, None)
             if lifecycle is None:
-                lifecycle = self._queued.pop(0) if self._queued else _fresh(self.default_lifecycle)
+                lifecycle = self._queued.pop(0) if self._queued else self.default_lifecycle.copy()
             self._lifecycles[name] = lifecycle
 
     def _describe(self, job: FakeTrainingJob) -> dict[str, Any]:

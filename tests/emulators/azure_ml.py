@@ -1,0 +1,350 @@
+"""An Azure ML workspace REST fake on loopback, for the real ``azure.ai.ml.MLClient``.
+
+Point the SDK at it with ``AZUREML_DEV_URL_MFE=emulator.base_url`` (read when ``MLClient`` is built)::
+
+    with AzureMLEmulator() as aml:
+        os.environ["AZUREML_DEV_URL_MFE"] = aml.base_url
+        ml_client = MLClient(aml.credential(), aml.subscription_id, aml.resource_group, aml.workspace)
+
+Served: PUT anonymous environment versions; PUT/GET command jobs (each GET reads the job's
+``Lifecycle`` once); POST ``jobs/{name}/cancel`` (202 + ``Location``, done on the second poll);
+the workspace GET, discovery document and Run History run GET that ``MLClient`` uses to reach a
+run's ``error`` (Azure keeps a failed job's error there, not on the job resource).
+Errors and injected ``Faults`` answer as Azure does: ``{"error": {"code": ..., "message": ...}}``.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import os
+import re
+import ssl
+import tempfile
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from tests.emulators.lifecycle import Faults, Lifecycle
+
+TERMINAL = frozenset({"Completed", "Failed", "Canceled"})
+DEFAULT_ERROR = {"code": "UserError", "message": "Execution failed. User process exited with code 1."}
+_FAULT_CODES = {429: "TooManyRequests", 500: "InternalServerError", 502: "BadGateway", 503: "ServiceUnavailable"}
+_WS = (
+    r"/subscriptions/(?P<sub>[^/]+)/resourceGroups/(?P<rg>[^/]+)"
+    r"/providers/Microsoft\.MachineLearningServices/workspaces/(?P<ws>[^/]+)"
+)
+_ROUTES = [
+    (name, method, re.compile(pattern + r"/?$", re.IGNORECASE))
+    for name, method, pattern in [
+        ("env_put", "PUT", _WS + r"/environments/(?P<env>[^/]+)/versions/(?P<ver>[^/]+)"),
+        ("job_put", "PUT", _WS + r"/jobs/(?P<name>[^/]+)"),
+        ("job_get", "GET", _WS + r"/jobs/(?P<name>[^/]+)"),
+        ("job_cancel", "POST", _WS + r"/jobs/(?P<name>[^/]+)/cancel"),
+        ("cancel_op", "GET", r"/operationResults/cancel/(?P<name>[^/]+)"),
+        ("workspace", "GET", _WS),
+        ("discovery", "GET", r"/discovery"),
+        ("run_get", "GET", r"/history/v1\.0" + _WS + r"(?:/experiments/[^/]+)?/runs/(?P<name>[^/]+)(?:/details)?"),
+    ]
+]
+
+
+class FakeCredential:
+    """A token credential that hands out a fixed bearer token and counts the calls."""
+
+    def __init__(self, token: str = "fake-azure-token") -> None:
+        self.token = token
+        self.scopes: list[tuple[str, ...]] = []
+
+    def get_token(self, *scopes: str, **_: Any) -> Any:
+        from azure.core.credentials import AccessToken
+
+        self.scopes.append(scopes)
+        return AccessToken(self.token, int(time.time()) + 3600)
+
+
+class AzureMLEmulator:
+    """One Azure ML workspace served on ``127.0.0.1``; jobs follow scripted lifecycles.
+
+    A step's ``fields`` are merged into the job's ``properties``, except ``error`` (a message or
+    ``{"code", "message"}``), which a ``Failed`` run reports from Run History.
+    ``tls=True`` serves https with a throwaway certificate (``ca_file``, for ``REQUESTS_CA_BUNDLE``):
+    MLClient refuses bearer tokens over http on its workspace and Run History clients.
+    """
+
+    def __init__(
+        self,
+        subscription_id: str = "00000000-0000-0000-0000-000000000000",
+        resource_group: str = "rg-test",
+        workspace: str = "ws-test",
+        *,
+        tls: bool = False,
+    ) -> None:
+        self.subscription_id, self.resource_group, self.workspace = subscription_id, resource_group, workspace
+        self.base_url = ""
+        self.tls = tls
+        self.ca_file: str | None = None  # with tls: the self-signed certificate, for REQUESTS_CA_BUNDLE
+        self.retry_after = 1  # seconds, sent with injected 429/503 answers
+        self.faults = Faults()
+        self._default = Lifecycle(("Queued", 1), ("Running", 1), "Completed")
+        self._server: ThreadingHTTPServer | None = None
+        self._tmp: tempfile.TemporaryDirectory[str] | None = None
+        self._lock = threading.Lock()
+        self.reset()
+
+    @property
+    def default_lifecycle(self) -> Lifecycle:
+        """The script an unscripted job follows; each job gets its own fresh copy of it."""
+        return self._default
+
+    @default_lifecycle.setter
+    def default_lifecycle(self, lifecycle: Lifecycle) -> None:
+        self._default = lifecycle
+
+    # -- lifecycle -----------------------------------------------------------------------------
+    def start(self) -> AzureMLEmulator:
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
+        self._server.daemon_threads = True
+        scheme = "http"
+        if self.tls:
+            scheme, context = "https", ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            self._tmp = tempfile.TemporaryDirectory(prefix="azure-ml-emulator-")
+            self.ca_file = _self_signed_cert(self._tmp.name)
+            context.load_cert_chain(self.ca_file, os.path.join(self._tmp.name, "key.pem"))
+            self._server.socket = context.wrap_socket(self._server.socket, server_side=True)
+        self.base_url = f"{scheme}://127.0.0.1:{self._server.server_port}/"
+        threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True, name="azure-ml-emulator").start()
+        return self
+
+    def stop(self) -> None:
+        if self._server:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+        if self._tmp:
+            self._tmp.cleanup()
+            self._tmp = None
+
+    def __enter__(self) -> AzureMLEmulator:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def reset(self) -> None:
+        """Forget jobs, scripts, recorded calls and faults."""
+        with self._lock:
+            self._lifecycles: dict[str, Lifecycle] = {}
+            self._scripted: dict[str, Lifecycle] = {}
+            self._fifo: list[Lifecycle] = []
+            self._requests: dict[str, dict[str, Any]] = {}
+            self._envs: list[dict[str, Any]] = []
+            self._cancels: list[str] = []
+            self._gets: dict[str, int] = {}
+            self._cancel_polls: dict[str, int] = {}
+            self.requests: list[tuple[str, str]] = []  # (method, path) of every request received
+        self.faults = Faults()
+
+    def credential(self) -> FakeCredential:
+        return FakeCredential()
+
+    # -- scripting and inspection --------------------------------------------------------------
+    def script(self, lifecycle: Lifecycle, name: str | None = None) -> Lifecycle:
+        """Use ``lifecycle`` for job ``name``, or (``None``) for the next job created without a script."""
+        with self._lock:
+            if name is None:
+                self._fifo.append(lifecycle)
+            else:
+                self._scripted[name] = lifecycle
+        return lifecycle
+
+    def lifecycle(self, name: str) -> Lifecycle:
+        return self._lifecycles[name]
+
+    def job_names(self) -> list[str]:
+        return list(self._requests)
+
+    def create_request(self, name: str) -> dict[str, Any]:
+        """The job PUT body exactly as received."""
+        return self._requests[name]
+
+    def environment_requests(self) -> list[dict[str, Any]]:
+        return list(self._envs)
+
+    def cancel_calls(self) -> list[str]:
+        return list(self._cancels)
+
+    def get_count(self, name: str) -> int:
+        return self._gets.get(name, 0)
+
+    # -- request handling (returns status, body, extra headers) --------------------------------
+    def _arm_id(self, suffix: str = "") -> str:
+        return (
+            f"/subscriptions/{self.subscription_id}/resourceGroups/{self.resource_group}"
+            f"/providers/Microsoft.MachineLearningServices/workspaces/{self.workspace}{suffix}"
+        )
+
+    def _dispatch(self, method: str, path: str, body: Any) -> tuple[int, Any, dict[str, str]]:
+        for route, verb, pattern in _ROUTES:
+            m = pattern.match(path)
+            if m and verb == method:
+                args = m.groupdict()
+                ours = (self.subscription_id, self.resource_group.lower(), self.workspace.lower())
+                if "ws" in args and (args["sub"], args["rg"].lower(), args["ws"].lower()) != ours:
+                    return _error(404, "WorkspaceNotFound", f"Workspace {args['ws']} not found.")
+                return getattr(self, "_" + route)(body, **{k: v for k, v in args.items() if k in ("name", "ver")})
+        return _error(404, "NotFound", f"No route for {method} {path}")
+
+    def _env_put(self, body: Any, ver: str) -> tuple[int, Any, dict[str, str]]:
+        with self._lock:
+            self._envs.append(body)
+        resource_id = self._arm_id(f"/environments/CliV2AnonymousEnvironment/versions/{ver}")
+        return 201, {"id": resource_id, "name": ver, "type": "versions", "properties": body["properties"]}, {}
+
+    def _job_put(self, body: Any, name: str) -> tuple[int, Any, dict[str, str]]:
+        with self._lock:
+            created = name not in self._requests
+            if created:
+                lifecycle = self._scripted.pop(name, None) or (self._fifo.pop(0) if self._fifo else None)
+                self._lifecycles[name] = lifecycle or Lifecycle(*self._default._steps)
+            self._requests[name] = body
+        return (201 if created else 200), self._job_json(name, self._lifecycles[name].current), {}
+
+    def _job_get(self, _: Any, name: str) -> tuple[int, Any, dict[str, str]]:
+        if name not in self._requests:
+            return _error(404, "UserError", f"Could not find job with name {name}.")
+        with self._lock:
+            self._gets[name] = self._gets.get(name, 0) + 1
+        return 200, self._job_json(name, self._lifecycles[name].read()), {}
+
+    def _job_json(self, name: str, step: Any) -> dict[str, Any]:
+        props = {"experimentName": "Default", "displayName": name, **self._requests[name]["properties"]}
+        props.update({k: v for k, v in step.fields.items() if k != "error"})
+        studio = f"https://ml.azure.com/runs/{name}?wsid={self._arm_id()}"
+        props["services"] = {
+            "Tracking": {"jobServiceType": "Tracking", "endpoint": f"azureml://{self.workspace}/mlflow"},
+            "Studio": {"jobServiceType": "Studio", "endpoint": studio},
+        }
+        props["status"] = step.state
+        created = {"createdAt": datetime.now(UTC).isoformat(), "createdBy": "emulator", "createdByType": "User"}
+        return {
+            "id": self._arm_id(f"/jobs/{name}"),
+            "name": name,
+            "type": "Microsoft.MachineLearningServices/workspaces/jobs",
+            "properties": props,
+            "systemData": created,
+        }
+
+    def _job_cancel(self, _: Any, name: str) -> tuple[int, Any, dict[str, str]]:
+        if name not in self._requests:
+            return _error(404, "UserError", f"Could not find job with name {name}.")
+        lifecycle = self._lifecycles[name]
+        state = lifecycle.current.state
+        with self._lock:
+            self._cancels.append(name)
+        if state in TERMINAL:
+            return _error(400, "UserError", f"Job {name} is in terminal state {state} and cannot be canceled.")
+        if state != "CancelRequested":
+            lifecycle.stop("CancelRequested", "Canceled")
+        location = f"{self.base_url}operationResults/cancel/{name}"
+        return 202, None, {"Location": location}
+
+    def _cancel_op(self, _: Any, name: str) -> tuple[int, Any, dict[str, str]]:
+        with self._lock:
+            polls = self._cancel_polls[name] = self._cancel_polls.get(name, 0) + 1
+        return (202, None, {}) if polls == 1 else (200, None, {})
+
+    def _workspace(self, _: Any) -> tuple[int, Any, dict[str, str]]:
+        props = {"discoveryUrl": f"{self.base_url}discovery", "workspaceId": "00000000-0000-0000-0000-0000000000aa"}
+        return 200, {"id": self._arm_id(), "name": self.workspace, "location": "eastus", "properties": props}, {}
+
+    def _discovery(self, _: Any) -> tuple[int, Any, dict[str, str]]:
+        api = self.base_url.rstrip("/")
+        return 200, {key: api for key in ("api", "catalog", "experimentation", "history", "modelmanagement")}, {}
+
+    def _run_get(self, _: Any, name: str) -> tuple[int, Any, dict[str, str]]:
+        if name not in self._requests:
+            return _error(404, "UserError", f"Run {name} was not found.")
+        step = self._lifecycles[name].current
+        run: dict[str, Any] = {"runId": name, "status": step.state, "experimentId": "default"}
+        if step.state == "Failed":
+            error = step.fields.get("error", DEFAULT_ERROR)
+            run["error"] = {"error": {"code": "UserError", "message": error} if isinstance(error, str) else error}
+        return 200, run, {}
+
+    def _fault(self, status: int) -> tuple[int, Any, dict[str, str]]:
+        code = _FAULT_CODES.get(status, "Error")
+        status, body, headers = _error(status, code, f"Injected fault: HTTP {status}.")
+        if status in (429, 503):
+            headers["Retry-After"] = str(self.retry_after)
+        return status, body, headers
+
+
+def _self_signed_cert(directory: str) -> str:
+    """Write a key and a self-signed certificate for 127.0.0.1 into ``directory``; return the cert path."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.now(UTC)
+    cert = (
+        x509.CertificateBuilder(subject_name=name, issuer_name=name, public_key=key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(now + timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    pem, pkcs8 = serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8
+    key_pem = key.private_bytes(pem, pkcs8, serialization.NoEncryption())
+    path = os.path.join(directory, "cert.pem")
+    for file, data in ((os.path.join(directory, "key.pem"), key_pem), (path, cert.public_bytes(pem))):
+        with open(file, "wb") as f:
+            f.write(data)
+    return path
+
+
+def _error(status: int, code: str, message: str) -> tuple[int, Any, dict[str, str]]:
+    return status, {"error": {"code": code, "message": message}}, {}
+
+
+def _handler(emulator: AzureMLEmulator) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def _serve(self) -> None:
+            path = self.path.split("?", 1)[0]
+            length = int(self.headers.get("Content-Length") or 0)
+            raw = self.rfile.read(length) if length else b""
+            with emulator._lock:
+                emulator.requests.append((self.command, path))
+            fault = emulator.faults.take(self.command)
+            if fault:
+                time.sleep(fault[1])
+            if fault and fault[0] != 200:
+                status, body, headers = emulator._fault(fault[0])
+            else:
+                try:
+                    status, body, headers = emulator._dispatch(self.command, path, json.loads(raw or b"null"))
+                except Exception as exc:  # a bug in the fake: 501, which azure-core does not retry
+                    status, body, headers = _error(501, "EmulatorError", repr(exc))
+            data = b"" if body is None else json.dumps(body).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.send_header("x-ms-request-id", f"emulator-{len(emulator.requests)}")
+            for key, value in headers.items():
+                self.send_header(key, value)
+            self.end_headers()
+            self.wfile.write(data)
+
+        do_GET = do_PUT = do_POST = do_PATCH = do_DELETE = _serve
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    return Handler
