@@ -95,3 +95,13 @@ def sagemaker(_sagemaker_server, monkeypatch):
     monkeypatch.setenv("AIRFLOW_CONN_AWS_DEFAULT", _sagemaker_server.airflow_conn_env())
     yield _sagemaker_server
     _sagemaker_server.reset()
+
+
+@pytest.fixture
+def container(sagemaker, wandb_conn):
+    """The training container SageMaker 'runs': it logs a W&B run as the job's env tells it to."""
+    from tests.helpers.container import TrainingContainer
+
+    stand_in = TrainingContainer(wandb_conn)
+    sagemaker.on_create.append(stand_in)
+    return stand_in

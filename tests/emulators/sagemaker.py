@@ -165,8 +165,6 @@ class SageMakerEmulator:
                 self._queued.append(lifecycle)
             elif name in self._lifecycles:
                 self._lifecycles[name] = lifecycle
-        for callback in list(self.on_create):
-            callback(name, dict(body.get("Environment") or {}))
             else:
                 self._named[name] = lifecycle
         return lifecycle
@@ -200,6 +198,8 @@ class SageMakerEmulator:
             if lifecycle is None:
                 lifecycle = self._queued.pop(0) if self._queued else self.default_lifecycle.copy()
             self._lifecycles[name] = lifecycle
+        for callback in list(self.on_create):
+            callback(name, dict(body.get("Environment") or {}))
 
     def _describe(self, job: FakeTrainingJob) -> dict[str, Any]:
         name = job.training_job_name

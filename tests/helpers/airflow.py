@@ -20,8 +20,20 @@ def run_dag(build, *, dag_id: str | None = None) -> tuple[Any, dict[str, dict[st
     dag_id = dag_id or f"test_dag_{next(_counter)}_{pendulum.now().int_timestamp}"
     with DAG(dag_id, schedule=None, start_date=pendulum.datetime(2026, 1, 1, tz="UTC"), catchup=False) as dag:
         build()
+    write_to_db(dag)
     dag_run = dag.test()
     return dag_run, xcoms(dag_id, dag_run.run_id)
+
+
+def write_to_db(dag) -> None:
+    """Serialize an in-test DAG into the metadata DB, as the dag-processor would (dag.test() needs it there)."""
+    from airflow.dag_processing.bundles.manager import DagBundlesManager
+    from airflow.dag_processing.dagbag import DagBag, sync_bag_to_db
+
+    DagBundlesManager().sync_bundles_to_db()
+    bag = DagBag(collect_dags=False, bundle_name="dags-folder")
+    bag.bag_dag(dag)
+    sync_bag_to_db(bag, "dags-folder", None)
 
 
 def xcoms(dag_id: str, run_id: str) -> dict[str, dict[str, Any]]:

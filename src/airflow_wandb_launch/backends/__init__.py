@@ -13,8 +13,11 @@ from .base import Backend
 BACKENDS: dict[str, str] = {
     "local-process": "airflow_wandb_launch.backends.local:LocalProcessBackend",
     "sagemaker": "airflow_wandb_launch.backends.sagemaker:SageMakerBackend",
+    "vertex": "airflow_wandb_launch.backends.vertex:VertexBackend",
+    "azure-ml": "airflow_wandb_launch.backends.azure_ml:AzureMLBackend",
 }
-ALIASES: dict[str, str] = {}
+#: other names W&B Launch and its docs use for a resource
+ALIASES: dict[str, str] = {"gcp-vertex": "vertex", "vertex-ai": "vertex", "azureml": "azure-ml"}
 
 
 def canonical_resource(resource: str) -> str:

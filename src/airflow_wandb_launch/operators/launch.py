@@ -12,6 +12,7 @@ from typing import Any, ClassVar
 
 from airflow.sdk import BaseOperator, Context
 from airflow.sdk.bases.operator import TRIGGER_FAIL_REPR
+from airflow.sdk.exceptions import TaskDeferred
 
 from airflow_wandb_launch.backends import ALIASES, BACKENDS, Backend, backend_class, canonical_resource
 from airflow_wandb_launch.errors import LaunchJobFailed, ResourceArgsError
@@ -20,7 +21,7 @@ from airflow_wandb_launch.links import JOB_URL_KEY, RUN_URL_KEY, CloudJobLink, W
 from airflow_wandb_launch.request import LaunchRequest, RunIdentity, make_run_id
 from airflow_wandb_launch.resource_args import load_resource_args
 from airflow_wandb_launch.results import JobRef, JobState, JobStatus, RunInfo, launch_result
-from airflow_wandb_launch.triggers.launch import LaunchJobTrigger
+from airflow_wandb_launch.triggers.launch import MAX_READ_ERRORS, LaunchJobTrigger
 
 #: task state store key of the submitted job, so a retry reattaches instead of resubmitting.
 JOB_STATE_KEY = "wandb_launch_job"
@@ -238,7 +239,9 @@ class WandbLaunchOperator(BaseOperator):
         self._active = ref
         try:
             status = self._first_status(context, ref)
-        except BaseException:
+        except TaskDeferred:
+            raise
+        except BaseException:  # killed, timed out or crashed while waiting on the worker
             self._cancel(ref, "the task was interrupted")
             raise
         return self._finish(context, ref, status)
@@ -247,26 +250,35 @@ class WandbLaunchOperator(BaseOperator):
         backend = self.backend
         if backend.runs_on_worker:
             return backend.wait(ref, lambda line: self.log.info("%s", line))  # type: ignore[attr-defined]
-        status = backend.status(ref)
-        if status.state.terminal:
-            return status
+        status = self._read_status(ref, errors=0)
+        if status is not None and status.state.terminal:
+            return status  # ended before we could defer: no trigger needed
         if self.deferrable:
             deadline = _deadline(context, self.execution_timeout)
             self.defer(
-                trigger=LaunchJobTrigger(
-                    job_ref=ref.to_dict(),
-                    connection_args=self.connection_args,
-                    poll_interval=self.poll_interval,
-                    deadline=deadline,
-                    cancel_on_kill=self.cancel_on_kill,
-                ),
+                trigger=LaunchJobTrigger(job_ref=ref.to_dict(), connection_args=self.connection_args,
+                                         poll_interval=self.poll_interval, deadline=deadline,
+                                         cancel_on_kill=self.cancel_on_kill),
                 method_name="execute_complete",
                 timeout=(timedelta(seconds=deadline - time.time()) + DEFERRAL_GRACE) if deadline else None,
             )
-        while not status.state.terminal:
+        errors = 0 if status is not None else 1
+        while status is None or not status.state.terminal:
             time.sleep(self.poll_interval)
-            status = backend.status(ref)
+            status = self._read_status(ref, errors)
+            errors = 0 if status is not None else errors + 1
         return status
+
+    def _read_status(self, ref: JobRef, errors: int) -> JobStatus | None:
+        """One status read; a transient API error is logged and tolerated up to MAX_READ_ERRORS in a row."""
+        try:
+            return self.backend.status(ref)
+        except Exception as err:
+            if errors + 1 >= MAX_READ_ERRORS:
+                raise
+            self.log.warning("Reading %s job %s failed (%d/%d): %s", ref.resource, ref.job_id, errors + 1,
+                             MAX_READ_ERRORS, err)
+            return None
 
     def execute_complete(self, context: Context, event: dict[str, Any]) -> dict[str, Any]:
         """Resume after the trigger fired: turn its event into the task's result or failure."""
