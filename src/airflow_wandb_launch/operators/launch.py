@@ -14,7 +14,7 @@ from airflow.sdk import BaseOperator, Context
 from airflow.sdk.bases.operator import TRIGGER_FAIL_REPR
 from airflow.sdk.exceptions import TaskDeferred
 
-from airflow_wandb_launch.backends import ALIASES, BACKENDS, Backend, backend_class, canonical_resource
+from airflow_wandb_launch.backends import BACKENDS, Backend, backend_class, canonical_resource
 from airflow_wandb_launch.errors import LaunchJobFailed, ResourceArgsError
 from airflow_wandb_launch.hooks.wandb import WandbHook
 from airflow_wandb_launch.links import JOB_URL_KEY, RUN_URL_KEY, CloudJobLink, WandbRunLink
@@ -425,8 +425,11 @@ def _dag_folder(context: Context) -> str | None:
 
 
 def _reject_foreign_connection_args(resource: str, kwargs: dict[str, Any]) -> None:
-    for other in {*BACKENDS, *ALIASES} - {resource}:
-        params = backend_class(other).connection_params
+    for other in sorted(set(BACKENDS) - {resource}):
+        try:
+            params = backend_class(other).connection_params
+        except ImportError:
+            continue
         for key in kwargs:
             if key in params:
                 raise TypeError(
