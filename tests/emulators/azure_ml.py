@@ -9,7 +9,9 @@ Point the SDK at it with ``AZUREML_DEV_URL_MFE=emulator.base_url`` (read when ``
 Served: PUT anonymous environment versions; PUT/GET command jobs (each GET reads the job's
 ``Lifecycle`` once); POST ``jobs/{name}/cancel`` (202 + ``Location``, done on the second poll);
 the workspace GET, discovery document and Run History run GET that ``MLClient`` uses to reach a
-run's ``error`` (Azure keeps a failed job's error there, not on the job resource).
+run's ``error`` (Azure keeps a failed job's error there, not on the job resource); and, for
+``ClientSecretCredential`` with ``authority=emulator.base_url`` (tls) and instance discovery off,
+Entra's OpenID discovery document and the client-credentials token endpoint (``clients``).
 Errors and injected ``Faults`` answer as Azure does: ``{"error": {"code": ..., "message": ...}}``.
 """
 
@@ -25,7 +27,9 @@ import threading
 import time
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Callable
 from typing import Any
+from urllib.parse import parse_qs
 
 from tests.emulators.lifecycle import Faults, Lifecycle
 
@@ -47,6 +51,8 @@ _ROUTES = [
         ("workspace", "GET", _WS),
         ("discovery", "GET", r"/discovery"),
         ("run_get", "GET", r"/history/v1\.0" + _WS + r"(?:/experiments/[^/]+)?/runs/(?P<name>[^/]+)(?:/details)?"),
+        ("openid_config", "GET", r"/(?P<tenant>[^/]+)/v2\.0/\.well-known/openid-configuration"),
+        ("token", "POST", r"/(?P<tenant>[^/]+)/oauth2/v2\.0/token"),
     ]
 ]
 
@@ -88,6 +94,11 @@ class AzureMLEmulator:
         self.ca_file: str | None = None  # with tls: the self-signed certificate, for REQUESTS_CA_BUNDLE
         self.retry_after = 1  # seconds, sent with injected 429/503 answers
         self.faults = Faults()
+        #: called as ``callback(job_name, environment_variables)`` when a job is created (to play its container)
+        self.on_create: list[Callable[[str, dict[str, str]], None]] = []
+        #: client credentials the token endpoint accepts (``client_id -> secret``); tokens handed out
+        self.clients: dict[str, str] = {"emulator-client": "emulator-secret"}
+        self.tokens_issued: list[dict[str, str]] = []
         self._default = Lifecycle(("Queued", 1), ("Running", 1), "Completed")
         self._server: ThreadingHTTPServer | None = None
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
@@ -134,7 +145,7 @@ class AzureMLEmulator:
         self.stop()
 
     def reset(self) -> None:
-        """Forget jobs, scripts, recorded calls and faults."""
+        """Forget jobs, scripts, recorded calls, faults and ``on_create`` callbacks."""
         with self._lock:
             self._lifecycles: dict[str, Lifecycle] = {}
             self._scripted: dict[str, Lifecycle] = {}
@@ -145,7 +156,10 @@ class AzureMLEmulator:
             self._gets: dict[str, int] = {}
             self._cancel_polls: dict[str, int] = {}
             self.requests: list[tuple[str, str]] = []  # (method, path) of every request received
+            self.authorizations: list[str] = []  # the Authorization header of every request
         self.faults = Faults()
+        self.on_create.clear()
+        self.tokens_issued.clear()
 
     def credential(self) -> FakeCredential:
         return FakeCredential()
@@ -194,7 +208,8 @@ class AzureMLEmulator:
                 ours = (self.subscription_id, self.resource_group.lower(), self.workspace.lower())
                 if "ws" in args and (args["sub"], args["rg"].lower(), args["ws"].lower()) != ours:
                     return _error(404, "WorkspaceNotFound", f"Workspace {args['ws']} not found.")
-                return getattr(self, "_" + route)(body, **{k: v for k, v in args.items() if k in ("name", "ver")})
+                kept = {k: v for k, v in args.items() if k in ("name", "ver", "tenant")}
+                return getattr(self, "_" + route)(body, **kept)
         return _error(404, "NotFound", f"No route for {method} {path}")
 
     def _env_put(self, body: Any, ver: str) -> tuple[int, Any, dict[str, str]]:
@@ -210,6 +225,10 @@ class AzureMLEmulator:
                 lifecycle = self._scripted.pop(name, None) or (self._fifo.pop(0) if self._fifo else None)
                 self._lifecycles[name] = lifecycle or Lifecycle(*self._default._steps)
             self._requests[name] = body
+        if created:
+            env = dict(body.get("properties", {}).get("environmentVariables") or {})
+            for callback in list(self.on_create):
+                callback(name, env)
         return (201 if created else 200), self._job_json(name, self._lifecycles[name].current), {}
 
     def _job_get(self, _: Any, name: str) -> tuple[int, Any, dict[str, str]]:
@@ -274,6 +293,29 @@ class AzureMLEmulator:
             run["error"] = {"error": {"code": "UserError", "message": error} if isinstance(error, str) else error}
         return 200, run, {}
 
+    def _openid_config(self, _: Any, tenant: str) -> tuple[int, Any, dict[str, str]]:
+        """Microsoft Entra's OpenID discovery document, for MSAL (``ClientSecretCredential``)."""
+        base = f"{self.base_url}{tenant}"
+        return 200, {
+            "issuer": f"{base}/v2.0",
+            "authorization_endpoint": f"{base}/oauth2/v2.0/authorize",
+            "token_endpoint": f"{base}/oauth2/v2.0/token",
+            "token_endpoint_auth_methods_supported": ["client_secret_post"],
+            "response_types_supported": ["code", "token"],
+            "tenant_region_scope": "NA",
+        }, {}
+
+    def _token(self, body: Any, tenant: str) -> tuple[int, Any, dict[str, str]]:
+        """The client credentials grant: a bearer token for a known client id and secret."""
+        form = {k: v[0] for k, v in (body or {}).items()} if isinstance(body, dict) else {}
+        client_id = form.get("client_id", "")
+        if form.get("grant_type") != "client_credentials" or self.clients.get(client_id) != form.get("client_secret"):
+            return 401, {"error": "invalid_client", "error_description": "AADSTS7000215: Invalid client secret."}, {}
+        with self._lock:
+            self.tokens_issued.append({"tenant": tenant, "client_id": client_id, "scope": form.get("scope", "")})
+        token = f"emulator-token-{client_id}-{len(self.tokens_issued)}"
+        return 200, {"token_type": "Bearer", "expires_in": 3599, "ext_expires_in": 3599, "access_token": token}, {}
+
     def _fault(self, status: int) -> tuple[int, Any, dict[str, str]]:
         code = _FAULT_CODES.get(status, "Error")
         status, body, headers = _error(status, code, f"Injected fault: HTTP {status}.")
@@ -322,6 +364,7 @@ def _handler(emulator: AzureMLEmulator) -> type[BaseHTTPRequestHandler]:
             raw = self.rfile.read(length) if length else b""
             with emulator._lock:
                 emulator.requests.append((self.command, path))
+                emulator.authorizations.append(self.headers.get("Authorization") or "")
             fault = emulator.faults.take(self.command)
             if fault:
                 time.sleep(fault[1])
@@ -329,7 +372,9 @@ def _handler(emulator: AzureMLEmulator) -> type[BaseHTTPRequestHandler]:
                 status, body, headers = emulator._fault(fault[0])
             else:
                 try:
-                    status, body, headers = emulator._dispatch(self.command, path, json.loads(raw or b"null"))
+                    form = "x-www-form-urlencoded" in (self.headers.get("Content-Type") or "")
+                    parsed = parse_qs(raw.decode()) if form else json.loads(raw or b"null")
+                    status, body, headers = emulator._dispatch(self.command, path, parsed)
                 except Exception as exc:  # a bug in the fake: 501, which azure-core does not retry
                     status, body, headers = _error(501, "EmulatorError", repr(exc))
             data = b"" if body is None else json.dumps(body).encode()

@@ -19,6 +19,7 @@ import threading
 import time
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Callable
 from typing import Any
 
 from tests.emulators.lifecycle import Faults, Lifecycle, Step
@@ -115,6 +116,8 @@ class VertexEmulator:
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self.endpoint = ""
+        #: called with (job name, the first worker pool's container env) when a job is created.
+        self.on_create: list[Callable[[str, dict[str, str]], None]] = []
         self.reset()
 
     # -- lifecycle of the server ------------------------------------------------
@@ -149,6 +152,7 @@ class VertexEmulator:
             self._scripts: list[tuple[str | None, Lifecycle]] = []
             self._cancels: list[str] = []
             self.calls: list[tuple[str, str]] = []  # (method, path with query), as received
+            self.on_create.clear()
 
     def script(self, lifecycle: Lifecycle, display_name: str | None = None) -> Lifecycle:
         """Use ``lifecycle`` for the next job created with ``display_name`` (``None``: any)."""
@@ -193,7 +197,12 @@ class VertexEmulator:
         with self._lock:
             name = f"{parent}/customJobs/{next(self._ids)}"
             job = self._jobs[name] = _Job(name, body, self._take_script(body["displayName"]))
-            return dict(job.resource)
+            created = dict(job.resource)
+        container = body["jobSpec"]["workerPoolSpecs"][0].get("containerSpec") or {}
+        env = {item["name"]: item.get("value", "") for item in container.get("env") or []}
+        for callback in list(self.on_create):
+            callback(name, env)
+        return created
 
     def get(self, name: str) -> dict[str, Any]:
         with self._lock:

@@ -4,7 +4,8 @@ Point the SDK at it with ``WANDB_BASE_URL`` (or ``wandb.Api(api_key=..., overrid
 Each operation name has a handler that returns a superset of the data; the answer is then cut down
 to exactly the selection set of the query (aliases, fragments and ``@include``/``@skip`` honoured),
 so one handler serves every variant of a query. An unknown operation gets a GraphQL error and a
-loud log line, so gaps in the fake show up at once.
+loud log line, so gaps in the fake show up at once. Artifact files (e.g. a W&B job's ``wandb-job.json``)
+are served over plain HTTP GET, as W&B's storage serves them (see ``wandb_artifacts``).
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ from typing import Any
 
 from graphql import GraphQLError, parse, value_from_ast_untyped
 from graphql.language import ast
+
+from tests.emulators.wandb_artifacts import JOB_FILE, SIGNED_PREFIX, ArtifactFiles, job_spec
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +98,7 @@ class WandbServer:
         self._runs: dict[tuple[str, str, str], Json] = {}
         self._versions: dict[tuple[str, str, str], list[Json]] = {}  # (entity, project, name) -> versions
         self._aliases: dict[tuple[str, str, str], dict[str, int]] = {}  # alias -> version index
+        self._files = ArtifactFiles()
         self._httpd: _HTTPServer | None = None
         self._handlers: dict[str, Callable[[Json], Json]] = {
             "Viewer": self._viewer,
@@ -105,6 +109,9 @@ class WandbServer:
             "RunState": self._run_query,
             "AirflowRunState": self._run_query,
             "RunOutputArtifacts": self._run_query,
+            "ArtifactMembershipByName": self._membership_query,
+            "FetchArtifactManifest": self._artifact_by_id,
+            "ArtifactByID": self._artifact_by_id,
         }
 
     # --- lifecycle -------------------------------------------------------------------------------
@@ -161,11 +168,45 @@ class WandbServer:
                 "logged_artifacts": arts,  # ["model:v0", ...]
             }
 
-    def _add_artifact(self, entity: str, project: str, run_id: str, spec: dict) -> str:
+    def add_job(
+        self,
+        entity: str,
+        project: str,
+        name: str,
+        *,
+        source_type: str = "image",
+        image: str = "ghcr.io/acme/train:1.0",
+        entrypoint: list[str] | None = None,
+        aliases: Iterable[str] = ("latest",),
+    ) -> str:
+        """Store the next version of a W&B job artifact (one file, ``wandb-job.json``); return ``e/p/name:vN``.
+
+        :param source_type: ``image``, ``artifact`` (code artifact) or ``repo`` (git), as W&B jobs have.
+        :param aliases: aliases of the new version; like W&B, ``latest`` always moves to it.
+        """
+        spec = job_spec(source_type, image=image, entrypoint=entrypoint)
+        files = {JOB_FILE: json.dumps(spec, indent=4).encode()}
+        with self._lock:
+            ref = self._add_artifact(entity, project, None, {"name": name, "type": "job", "aliases": aliases}, files)
+        return f"{entity}/{project}/{ref}"
+
+    def _add_artifact(
+        self, entity: str, project: str, run_id: str | None, spec: dict, files: dict[str, bytes] | None = None
+    ) -> str:
         key = (entity, project, spec["name"])
         versions = self._versions.setdefault(key, [])
         index = len(versions)
-        versions.append({"type": spec.get("type", "model"), "run_id": run_id, "created_at": _now()})
+        manifest, size = self._files.manifest(_gid("Artifact", f"{entity}/{project}/{spec['name']}:v{index}"), files or {})
+        versions.append(
+            {
+                "type": spec.get("type", "model"),
+                "run_id": run_id,
+                "created_at": _now(),
+                "manifest": manifest,
+                "file_count": len(files or {}),
+                "size": size,
+            }
+        )
         aliases = self._aliases.setdefault(key, {})
         for alias in {"latest", *spec.get("aliases", ())}:
             aliases[alias] = index
@@ -273,10 +314,11 @@ class WandbServer:
             "ttlIsInherited": True,
             "tags": [],
             "state": "COMMITTED",
-            "size": 0,
+            "size": version["size"],
             "digest": _digest(entity, project, name, index),
             "digestAlgorithm": "MANIFEST_MD5",
-            "fileCount": 0,
+            "fileCount": version["file_count"],
+            "currentManifest": {"file": {"directUrl": f"{self.base_url}{SIGNED_PREFIX}{version['manifest']}"}},
             "createdAt": version["created_at"],
             "updatedAt": version["created_at"],
             "aliases": [
@@ -289,6 +331,51 @@ class WandbServer:
                 for a in aliases
             ],
         }
+
+    def _membership_query(self, v: Json) -> Json:
+        """``project { artifactCollectionMembership(name: "name:alias") }``: null project if it has nothing."""
+        entity, project = v["entity"], v["project"]
+        name, _, alias = v["name"].partition(":")
+        if not any(k[:2] == (entity, project) for k in (*self._versions, *self._runs)):
+            return {"project": None}
+        versions, aliases = self._versions.get((entity, project, name), []), self._aliases.get((entity, project, name), {})
+        number = alias[1:] if alias[:1] == "v" and alias[1:].isdigit() else None
+        index = int(number) if number is not None and int(number) < len(versions) else aliases.get(alias or "latest")
+        membership = None
+        if index is not None:
+            node = self._artifact_node(entity, project, f"{name}:v{index}")
+            membership = {
+                "__typename": "ArtifactCollectionMembership",
+                "id": _gid("ArtifactCollectionMembership", node["id"]),
+                "versionIndex": index,
+                "createdAt": node["createdAt"],
+                "aliases": node["aliases"],
+                "artifactCollection": node["artifactSequence"],
+                "artifact": node,
+            }
+        return {"project": {**self._project_node(entity, project), "artifactCollectionMembership": membership}}
+
+    def _artifact_by_id(self, v: Json) -> Json:
+        """``artifact(id: ...)``: the ids are ``_gid("Artifact", "entity/project/name:vN")``."""
+        try:
+            entity, project, ref = base64.b64decode(v["id"]).decode().removeprefix("Artifact:").split("/")
+            node = self._artifact_node(entity, project, ref)
+        except (ValueError, KeyError, IndexError):
+            node = None
+        return {"artifact": node}
+
+    def download(self, path: str, auth: tuple[str | None, str | None]) -> tuple[int, bytes]:
+        """Record one HTTP GET of an artifact file or manifest, and answer it: (HTTP status, body)."""
+        with self._lock:
+            self.requests.append({"operation": "GET", "path": path, "auth_user": auth[0], "auth_key": auth[1]})
+        digest, needs_auth = self._files.route(path)
+        if digest is None:
+            log.error("W&B fake: UNKNOWN GET %s", path)
+            return 404, b"W&B fake: not emulated"
+        if needs_auth and auth != ("api", self.api_key):
+            return 401, b"user is not logged in"
+        data = self._files.blobs.get(digest)
+        return (200, data) if data is not None else (404, b"no such file")
 
     # --- request handling ------------------------------------------------------------------------
 
@@ -349,10 +436,11 @@ def _make_handler(server: WandbServer) -> type[BaseHTTPRequestHandler]:
         def log_message(self, format: str, *args: Any) -> None:
             log.debug("W&B fake: " + format, *args)
 
-        def _reply(self, status: int, payload: Json) -> None:
-            data = json.dumps(payload).encode()
+        def _reply(self, status: int, payload: Json | bytes) -> None:
+            binary = isinstance(payload, bytes)
+            data = payload if binary else json.dumps(payload).encode()
             self.send_response(status)
-            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Type", "application/octet-stream" if binary else "application/json")
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
             self.wfile.write(data)
@@ -368,6 +456,9 @@ def _make_handler(server: WandbServer) -> type[BaseHTTPRequestHandler]:
             except ValueError:
                 return self._reply(400, {"errors": [{"message": "body is not JSON"}]})
             self._reply(*server.handle(body, _basic_auth(self.headers.get("Authorization"))))
+
+        def do_GET(self) -> None:
+            self._reply(*server.download(self.path, _basic_auth(self.headers.get("Authorization"))))
 
     return Handler
 

@@ -10,8 +10,14 @@ from typing import Any
 from airflow.sdk import BaseHook
 from airflow.sdk.exceptions import AirflowNotFoundException
 
+from airflow_wandb_launch.errors import ResourceArgsError
 from airflow_wandb_launch.request import DEFAULT_BASE_URL, WandbCredentials
 from airflow_wandb_launch.results import RunInfo, artifact_uri
+
+#: the file of a W&B job artifact that describes its source (written by wandb's JobBuilder).
+JOB_FILE = "wandb-job.json"
+#: W&B Registry projects: their paths name an organization, which the SDK resolves itself.
+REGISTRY_PROJECT_PREFIX = "wandb-registry-"
 
 RUN_STATE_QUERY = """
 query AirflowRunState($entity: String!, $project: String!, $run: String!) {
@@ -92,6 +98,61 @@ class WandbHook(BaseHook):
             return self.credentials.entity
         return self.api.default_entity if self.credentials.online else None
 
+    def get_job_image(self, job: str) -> tuple[str, list[str] | None]:
+        """The image and entry point of a W&B image job (``[entity/]project/name[:alias]``, alias ``latest``).
+
+        Reads only the job's ``wandb-job.json``. An entry point is returned only if the job stores one.
+
+        :raises ResourceArgsError: the job does not exist, is not a job, or is a code-artifact or git job.
+        """
+        import tempfile
+
+        import wandb
+
+        api = self.api  # no API key: AirflowNotFoundException, before anything else
+        path = self._job_path(job)
+        try:
+            artifact = api.artifact(path)
+        except (wandb.errors.CommError, ValueError) as err:
+            if "not found" in str(err).lower():
+                raise ResourceArgsError(
+                    "operator", "job", job, f"an existing W&B job artifact: {path} was not found ({err})"
+                ) from err
+            raise
+        if artifact.type != "job":
+            raise ResourceArgsError(
+                "operator", "job", job, f"a W&B artifact of type 'job' ({path} is of type {artifact.type!r})"
+            )
+        try:
+            entry = artifact.get_entry(JOB_FILE)
+        except KeyError as err:
+            raise ResourceArgsError(
+                "operator", "job", job, f"a W&B job artifact with a {JOB_FILE} ({path} has none)"
+            ) from err
+        with tempfile.TemporaryDirectory(prefix="wandb-job-") as tmp:
+            with open(entry.download(root=tmp, skip_cache=True), encoding="utf-8") as f:
+                spec = json.load(f)
+        return _image_and_entry_point(job, spec)
+
+    def _job_path(self, job: str) -> str:
+        """``entity/project/name:alias`` of a job reference, filling in the entity, project and alias."""
+        parts = job.strip().split("/")
+        if not 1 <= len(parts) <= 3 or not all(parts):
+            raise ResourceArgsError("operator", "job", job, "a W&B job artifact 'entity/project/name:alias'")
+        name, _, alias = parts[-1].partition(":")
+        parts[-1] = f"{name}:{alias or 'latest'}"
+        if len(parts) == 1:
+            if not self.credentials.project:
+                raise ResourceArgsError(
+                    "operator", "job", job, f"'project/name:alias' (connection {self.wandb_conn_id!r} has no project)"
+                )
+            parts.insert(0, self.credentials.project)
+        if len(parts) == 2 and not parts[0].startswith(REGISTRY_PROJECT_PREFIX):
+            entity = self.default_entity()
+            if entity:
+                parts.insert(0, entity)
+        return "/".join(parts)
+
     def get_run(self, run_path: str) -> RunInfo | None:
         """State, summary and logged artifacts of a run; None if W&B has no such run."""
         import wandb
@@ -145,3 +206,23 @@ class WandbHook(BaseHook):
         if not run:
             return None
         return {"state": run["state"], "summary": json.loads(run.get("summaryMetrics") or "{}")}
+
+
+def _image_and_entry_point(job: str, spec: dict[str, Any]) -> tuple[str, list[str] | None]:
+    """The image and stored entry point of a parsed ``wandb-job.json``; only image jobs have an image."""
+    source_type = spec.get("source_type")
+    if source_type != "image":
+        kind = {"artifact": "code-artifact", "repo": "git repo"}.get(source_type, repr(source_type))
+        raise ResourceArgsError(
+            "operator",
+            "job",
+            job,
+            f"a W&B job whose source is a container image (this one is a {kind} job; build an image job, "
+            "or use WandbLaunchQueueOperator to let a W&B agent build it)",
+        )
+    source = spec.get("source") or {}
+    image = source.get("image")
+    if not image or not isinstance(image, str):
+        raise ResourceArgsError("operator", "job", job, f"an image job whose {JOB_FILE} names its image (source.image)")
+    entry_point = source.get("entrypoint")
+    return image, [str(a) for a in entry_point] if entry_point else None

@@ -1,0 +1,98 @@
+"""LaunchJobTrigger against the SageMaker emulator: polling, deadline, kill, and what its kwargs hold."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+from airflow_wandb_launch.backends.sagemaker import SageMakerBackend
+from airflow_wandb_launch.results import JobRef, JobState
+from airflow_wandb_launch.triggers.launch import LaunchJobTrigger
+from tests.emulators.lifecycle import Lifecycle
+
+BODY = {
+    "RoleArn": "arn:aws:iam::123456789012:role/SageMakerRole",
+    "AlgorithmSpecification": {"TrainingImage": "123456789012.dkr.ecr.us-east-1.amazonaws.com/t:1",
+                               "TrainingInputMode": "File"},
+    "ResourceConfig": {"InstanceType": "ml.m5.xlarge", "InstanceCount": 1, "VolumeSizeInGB": 10},
+    "OutputDataConfig": {"S3OutputPath": "s3://wandb-launch-tests/out"},
+    "StoppingCondition": {"MaxRuntimeInSeconds": 3600},
+}
+
+
+@pytest.fixture
+def submitted(sagemaker):
+    """A job submitted through the real backend; returns a function making triggers for it."""
+    def make(lifecycle: Lifecycle, **kwargs) -> LaunchJobTrigger:
+        sagemaker.script(lifecycle)
+        ref = SageMakerBackend().submit({**BODY, "TrainingJobName": f"trigger-test-{time.monotonic_ns()}"})
+        return LaunchJobTrigger(job_ref=JobRef(ref.resource, ref.job_id, {**ref.extra, "run_id": "r",
+                                                                            "run_path": "e/p/r"}).to_dict(),
+                                connection_args={"aws_conn_id": "aws_default", "region_name": None},
+                                poll_interval=0.05, **kwargs)
+    return make
+
+
+async def first_event(trigger: LaunchJobTrigger) -> dict:
+    return (await anext(trigger.run())).payload
+
+
+async def test_polls_until_terminal_with_one_client(submitted, sagemaker):
+    trigger = submitted(Lifecycle(("InProgress", 4), "Completed"))
+    event = await first_event(trigger)
+    assert event["status"]["state"] == "succeeded" and event["status"]["cloud_state"] == "Completed"
+    assert sagemaker.describe_count(trigger.ref.job_id) == 5
+    assert trigger.backend.hook.conn is trigger.backend.hook.conn  # one client, reused across polls
+
+
+async def test_deadline_stops_the_job(submitted, sagemaker):
+    trigger = submitted(Lifecycle("InProgress"), deadline=time.time() + 0.5)
+    event = await first_event(trigger)
+    assert event["status"]["state"] == JobState.TIMED_OUT
+    assert sagemaker.stop_calls() == [trigger.ref.job_id]
+
+
+async def test_on_kill_stops_the_job(submitted, sagemaker, monkeypatch):
+    trigger = submitted(Lifecycle("InProgress"))
+    monkeypatch.setattr(trigger, "_task_still_deferred", _returns(False))
+    await trigger.on_kill()
+    assert sagemaker.stop_calls() == [trigger.ref.job_id]
+
+
+async def test_on_kill_leaves_the_job_when_the_task_is_still_deferred(submitted, sagemaker, monkeypatch):
+    """apache/airflow#73454: on_kill also fires when a trigger only moves to another triggerer."""
+    trigger = submitted(Lifecycle("InProgress"))
+    monkeypatch.setattr(trigger, "_task_still_deferred", _returns(True))
+    await trigger.on_kill()
+    assert sagemaker.stop_calls() == []
+
+
+async def test_on_kill_leaves_the_job_without_cancel_on_kill(submitted, sagemaker):
+    trigger = submitted(Lifecycle("InProgress"), cancel_on_kill=False)
+    await trigger.on_kill()
+    assert sagemaker.stop_calls() == []
+
+
+async def test_persistent_read_errors_end_in_a_failed_event(submitted, sagemaker):
+    trigger = submitted(Lifecycle("InProgress"))
+    trigger.poll_interval = 0.001
+    sagemaker.faults.inject(500, times=1000, method="DescribeTrainingJob")
+    event = await first_event(trigger)
+    assert event["status"]["state"] == "failed"
+    assert "could not read the job's status 5 times" in event["status"]["message"]
+
+
+def test_serialize_round_trips_and_holds_no_secret(submitted, wandb_conn):
+    trigger = submitted(Lifecycle("InProgress"), deadline=123.0)
+    classpath, kwargs = trigger.serialize()
+    assert classpath == "airflow_wandb_launch.triggers.launch.LaunchJobTrigger"
+    assert LaunchJobTrigger(**kwargs).serialize() == (classpath, kwargs)
+    assert wandb_conn.api_key not in json.dumps(kwargs) and "testing" not in json.dumps(kwargs)
+
+
+def _returns(value):
+    async def check() -> bool:
+        return value
+    return check
