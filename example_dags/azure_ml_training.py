@@ -2,7 +2,8 @@
 
 The job configs are the YAML files beside this DAG (``azure.ai.ml.command()`` keyword arguments).
 Connections: ``azure_default`` (type ``azure``: client id/secret with a ``tenantId`` extra, or managed/workload
-identity; extras ``subscriptionId``, ``resource_group``, ``workspace_name``) and ``wandb_default`` (API key as password).
+identity; extras ``subscriptionId``, ``resource_group``, ``workspace_name``) and ``wandb_default`` (API key as
+password).
 Both tasks defer while Azure ML runs them: no worker slot is held.
 """
 
@@ -20,7 +21,9 @@ IMAGE = os.environ.get("WANDB_LAUNCH_EXAMPLE_IMAGE", "myregistry.azurecr.io/ml-t
 POLL_INTERVAL = float(os.environ.get("WANDB_LAUNCH_EXAMPLE_POLL_INTERVAL", "60"))
 
 
-@dag(schedule=None, start_date=pendulum.datetime(2026, 1, 1, tz="UTC"), catchup=False, tags=["wandb-launch", "azure-ml"])
+@dag(
+    schedule=None, start_date=pendulum.datetime(2026, 1, 1, tz="UTC"), catchup=False, tags=["wandb-launch", "azure-ml"]
+)
 def azure_ml_training():
     train = WandbLaunchAzureMLOperator(
         task_id="train_gpu_cluster",

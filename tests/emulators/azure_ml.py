@@ -25,9 +25,9 @@ import ssl
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -296,14 +296,18 @@ class AzureMLEmulator:
     def _openid_config(self, _: Any, tenant: str) -> tuple[int, Any, dict[str, str]]:
         """Microsoft Entra's OpenID discovery document, for MSAL (``ClientSecretCredential``)."""
         base = f"{self.base_url}{tenant}"
-        return 200, {
-            "issuer": f"{base}/v2.0",
-            "authorization_endpoint": f"{base}/oauth2/v2.0/authorize",
-            "token_endpoint": f"{base}/oauth2/v2.0/token",
-            "token_endpoint_auth_methods_supported": ["client_secret_post"],
-            "response_types_supported": ["code", "token"],
-            "tenant_region_scope": "NA",
-        }, {}
+        return (
+            200,
+            {
+                "issuer": f"{base}/v2.0",
+                "authorization_endpoint": f"{base}/oauth2/v2.0/authorize",
+                "token_endpoint": f"{base}/oauth2/v2.0/token",
+                "token_endpoint_auth_methods_supported": ["client_secret_post"],
+                "response_types_supported": ["code", "token"],
+                "tenant_region_scope": "NA",
+            },
+            {},
+        )
 
     def _token(self, body: Any, tenant: str) -> tuple[int, Any, dict[str, str]]:
         """The client credentials grant: a bearer token for a known client id and secret."""

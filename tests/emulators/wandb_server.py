@@ -196,7 +196,8 @@ class WandbServer:
         key = (entity, project, spec["name"])
         versions = self._versions.setdefault(key, [])
         index = len(versions)
-        manifest, size = self._files.manifest(_gid("Artifact", f"{entity}/{project}/{spec['name']}:v{index}"), files or {})
+        artifact_id = _gid("Artifact", f"{entity}/{project}/{spec['name']}:v{index}")
+        manifest, size = self._files.manifest(artifact_id, files or {})
         versions.append(
             {
                 "type": spec.get("type", "model"),
@@ -338,7 +339,8 @@ class WandbServer:
         name, _, alias = v["name"].partition(":")
         if not any(k[:2] == (entity, project) for k in (*self._versions, *self._runs)):
             return {"project": None}
-        versions, aliases = self._versions.get((entity, project, name), []), self._aliases.get((entity, project, name), {})
+        versions = self._versions.get((entity, project, name), [])
+        aliases = self._aliases.get((entity, project, name), {})
         number = alias[1:] if alias[:1] == "v" and alias[1:].isdigit() else None
         index = int(number) if number is not None and int(number) < len(versions) else aliases.get(alias or "latest")
         membership = None

@@ -72,10 +72,12 @@ def test_image_job_without_an_entry_point_and_aliases_that_move(wandb_conn, job_
 
 
 def test_job_without_entity_uses_the_connections_entity(wandb_server, monkeypatch, job_name):
-    _set_conn(monkeypatch, wandb_server, entity="other-team")
+    _set_conn(monkeypatch, wandb_server, entity="other-team", project=PROJECT)
     wandb_server.add_job("other-team", PROJECT, job_name, image=IMAGE)
+    hook = WandbHook()
 
-    assert WandbHook().get_job_image(f"{PROJECT}/{job_name}:latest") == (IMAGE, None)
+    assert hook.get_job_image(f"{PROJECT}/{job_name}:latest") == (IMAGE, None)
+    assert hook.get_job_image(job_name) == (IMAGE, None)  # and the project too
 
 
 def test_job_without_entity_falls_back_to_the_api_keys_entity(wandb_server, monkeypatch, job_name):
@@ -122,7 +124,7 @@ def test_missing_job_is_a_not_found_error(wandb_conn, job_name, job, why):
 def test_artifact_that_is_not_a_job_is_rejected(wandb_conn):
     wandb_conn.add_run(ENTITY, PROJECT, "trained", logged_artifacts=[{"name": "weights", "type": "model"}])
 
-    with pytest.raises(ResourceArgsError, match="a W&B artifact of type 'job' .* is of type 'model'"):
+    with pytest.raises(ResourceArgsError, match=r"a W&B artifact of type 'job' \(.* is of type 'model'\)"):
         WandbHook().get_job_image(f"{ENTITY}/{PROJECT}/weights:latest")
 
 
@@ -170,8 +172,11 @@ def test_local_process_reads_the_job_then_refuses_an_image_without_entry_point(w
     job = wandb_conn.add_job(ENTITY, PROJECT, job_name, image=IMAGE)
     since = len(wandb_conn.requests)
 
-    dag_run, xcom = run_dag(lambda: WandbLaunchOperator(task_id="train", resource="local-process", job=job,
-                                                        project=PROJECT, poll_interval=0.2))
+    dag_run, xcom = run_dag(
+        lambda: WandbLaunchOperator(
+            task_id="train", resource="local-process", job=job, project=PROJECT, poll_interval=0.2
+        )
+    )
 
     assert task_states(dag_run) == {"train": "failed"}
     assert "job_id" not in xcom.get("train", {})  # failed before anything was submitted
@@ -179,6 +184,7 @@ def test_local_process_reads_the_job_then_refuses_an_image_without_entry_point(w
     lookup, *reads = _job_reads(wandb_conn, since)
     assert lookup["variables"] == {"entity": ENTITY, "project": PROJECT, "name": f"{job_name}:v0"}
     assert [r["operation"] for r in reads] == ["FetchArtifactManifest", "GET", "GET"]
-    assert reads[-1]["path"].endswith(f"/{job_name}/{reads[-1]['path'].split('/')[-3]}/" + reads[-1]["path"].split("/")[-2] + "/wandb-job.json") or True
+    assert reads[-1]["path"].startswith(f"/artifactsV2/default/{ENTITY}/{PROJECT}/{job_name}/")
+    assert reads[-1]["path"].endswith("/wandb-job.json")
     out = capfd.readouterr().out
     assert f"local-process: entry_point = '{IMAGE}': expected an entry point command" in out

@@ -14,14 +14,13 @@ extras ``tenantId`` (with the secret: ``ClientSecretCredential``; without: ``Def
 from __future__ import annotations
 
 import logging
-import os
 import re
 import shlex
-import threading
 from typing import Any, ClassVar
 
+from airflow_wandb_launch.backends.azure_ml_client import cloud_name, connection_extra, ml_client
 from airflow_wandb_launch.backends.base import Backend
-from airflow_wandb_launch.errors import MissingExtraError, ResourceArgsError
+from airflow_wandb_launch.errors import ResourceArgsError
 from airflow_wandb_launch.request import LaunchRequest
 from airflow_wandb_launch.resource_args import Args, fill_macros
 from airflow_wandb_launch.results import JobRef, JobState, JobStatus
@@ -48,30 +47,12 @@ IDENTITIES: dict[str, frozenset[str]] = {
     "user_identity": frozenset({"type"}),
     "aml_token": frozenset({"type"}),
 }
-COMMAND_KEYS = frozenset(
-    {
-        "name",
-        "display_name",
-        "description",
-        "experiment_name",
-        "command",
-        "compute",
-        "instance_type",
-        "instance_count",
-        "shm_size",
-        "docker_args",
-        "locations",
-        "timeout",
-        "distribution",
-        "queue_settings",
-        "job_tier",
-        "priority",
-        "environment_variables",
-        "tags",
-        "properties",
-        "identity",
-    }
-)
+#: the ``azure.ai.ml.command()`` keyword arguments accepted (``queue_settings`` as in a job YAML)
+COMMAND_KEYS = frozenset((
+    "name", "display_name", "description", "experiment_name", "command", "compute", "instance_type", "instance_count",
+    "shm_size", "docker_args", "locations", "timeout", "distribution", "queue_settings", "job_tier", "priority",
+    "environment_variables", "tags", "properties", "identity",
+))  # fmt: skip
 RUN_ID_TAG = "wandb-run-id"
 
 PENDING_STATES = ("NotStarted", "Queued", "Preparing", "Provisioning", "Starting")
@@ -97,16 +78,12 @@ STUDIO_HOSTS = {
     "AzureUSGovernment": "https://ml.azure.us",
     "AzureChinaCloud": "https://studio.ml.azure.cn",
 }
-#: Airflow's ``cloud_environment`` extra -> azure-ai-ml's cloud name
-CLOUDS = {"AzurePublicCloud": "AzureCloud", "AzureUSGovernment": "AzureUSGovernment", "AzureChinaCloud": "AzureChinaCloud"}
 #: operator argument -> the connection extras read for it (the first is the documented one)
 WORKSPACE_EXTRAS = {
     "subscription_id": ("subscriptionId", "subscription_id"),
     "resource_group": ("resource_group", "resourceGroup"),
     "workspace_name": ("workspace_name", "workspaceName"),
 }
-MFE_URL_VAR = "AZUREML_DEV_URL_MFE"
-_MFE_LOCK = threading.Lock()
 
 
 # -- build (pure) ---------------------------------------------------------------------------------------------
@@ -238,7 +215,7 @@ def _typed(args: Args, key: str, kinds: dict[str, frozenset[str]]) -> dict[str, 
     if kind.lower() not in kinds:
         raise child.error("type", kind, f"one of {sorted(kinds)} (any case)")
     child.only(kinds[kind.lower()])
-    for name, value in child.data.items():
+    for name in child.data:
         if "_count" in name:
             child.positive_int(name)
         elif name != "type":
@@ -260,58 +237,14 @@ def job_status(status: str, error: str | None = None) -> JobStatus:
     return JobStatus(state, status, message)
 
 
-def studio_url(job_name: str, subscription_id: str, resource_group: str, workspace: str, cloud: str | None) -> str:
-    """The job's page in Azure ML studio (the format of azure.ai.ml's ``studio_url_from_job_id``)."""
+def studio_url(job_name: str, workspace: dict[str, str], cloud: str | None = None, tenant: str | None = None) -> str:
+    """The job's page in Azure ML studio (azure.ai.ml's ``studio_url_from_job_id`` format, ``&tid=`` if known)."""
     host = STUDIO_HOSTS.get(cloud or "AzureCloud", STUDIO_HOSTS["AzureCloud"])
-    return (
-        f"{host}/runs/{job_name}?wsid=/subscriptions/{subscription_id}"
-        f"/resourcegroups/{resource_group}/workspaces/{workspace}"
+    url = (
+        f"{host}/runs/{job_name}?wsid=/subscriptions/{workspace['subscription_id']}"
+        f"/resourcegroups/{workspace['resource_group']}/workspaces/{workspace['workspace_name']}"
     )
-
-
-# -- credentials ----------------------------------------------------------------------------------------------
-
-
-def _extra(conn: Any, name: str) -> Any:
-    from airflow.providers.microsoft.azure.utils import get_field
-
-    return get_field(conn_id=conn.conn_id, conn_type="azure", extras=conn.extra_dejson, field_name=name)
-
-
-def _truthy(value: Any) -> bool:
-    return value is True or str(value).strip().lower() in ("true", "1", "yes")
-
-
-def credential_from_connection(conn: Any) -> Any:
-    """A token credential from an Azure connection, chosen as ``AzureBaseHook.get_credential()`` chooses.
-
-    Client id (login), secret (password) and ``tenantId`` -> ``ClientSecretCredential`` (authority from
-    ``authority_host`` or ``cloud_environment``); otherwise ``DefaultAzureCredential`` with the connection's
-    managed / workload identity options. Always azure-identity objects: ``MLClient`` needs ``get_token()``.
-    """
-    try:
-        from airflow.providers.microsoft.azure.utils import get_sync_default_azure_credential
-        from azure.identity import AzureAuthorityHosts, ClientSecretCredential
-    except ImportError as err:
-        raise MissingExtraError(RESOURCE, EXTRA, err) from err
-    tenant = _extra(conn, "tenantId")
-    if conn.login and conn.password and tenant:
-        authorities = {
-            "AzurePublicCloud": AzureAuthorityHosts.AZURE_PUBLIC_CLOUD,
-            "AzureUSGovernment": AzureAuthorityHosts.AZURE_GOVERNMENT,
-            "AzureChinaCloud": AzureAuthorityHosts.AZURE_CHINA,
-        }
-        cloud = _extra(conn, "cloud_environment") or "AzurePublicCloud"
-        options: dict[str, Any] = {"authority": _extra(conn, "authority_host") or authorities.get(cloud)}
-        if _truthy(_extra(conn, "disable_instance_discovery")):
-            options["disable_instance_discovery"] = True
-        return ClientSecretCredential(
-            tenant_id=tenant, client_id=conn.login, client_secret=conn.password, **options
-        )
-    return get_sync_default_azure_credential(
-        managed_identity_client_id=_extra(conn, "managed_identity_client_id"),
-        workload_identity_tenant_id=_extra(conn, "workload_identity_tenant_id"),
-    )
+    return f"{url}&tid={tenant}" if tenant else url
 
 
 # -- the backend ----------------------------------------------------------------------------------------------
@@ -355,7 +288,7 @@ class AzureMLBackend(Backend):
         found = {}
         for key, extras in WORKSPACE_EXTRAS.items():
             value = self.connection_args.get(key) or next(
-                (v for v in (_extra(self.connection, e) for e in extras) if v), None
+                (v for v in (connection_extra(self.connection, e) for e in extras) if v), None
             )
             if not value:
                 conn_id = self.connection_args["azure_conn_id"]
@@ -367,32 +300,13 @@ class AzureMLBackend(Backend):
 
     @property
     def cloud(self) -> str:
-        return CLOUDS.get(_extra(self.connection, "cloud_environment") or "AzurePublicCloud", "AzureCloud")
+        return cloud_name(self.connection)
 
     @property
     def client(self) -> Any:
         """The ``MLClient``, built once and reused by every call."""
         if self._client is None:
-            try:
-                from azure.ai.ml import MLClient
-            except ImportError as err:
-                raise MissingExtraError(RESOURCE, EXTRA, err) from err
-            ws = self.workspace()
-            credential = credential_from_connection(self.connection)
-            base_url = _extra(self.connection, "azure_ml_base_url")
-            with _MFE_LOCK:  # MLClient reads the API base URL from the environment, once, when built
-                saved = os.environ.get(MFE_URL_VAR)
-                if base_url:
-                    os.environ[MFE_URL_VAR] = base_url
-                try:
-                    self._client = MLClient(
-                        credential, ws["subscription_id"], ws["resource_group"], ws["workspace_name"], cloud=self.cloud
-                    )
-                finally:
-                    if base_url and saved is None:
-                        os.environ.pop(MFE_URL_VAR, None)
-                    elif base_url:
-                        os.environ[MFE_URL_VAR] = saved  # type: ignore[assignment]
+            self._client = ml_client(self.connection, self.workspace())
         return self._client
 
     # -- the job --------------------------------------------------------------------------------------------
@@ -400,13 +314,15 @@ class AzureMLBackend(Backend):
         return build_command_job(request, resource_args, env)
 
     def submit(self, payload: dict[str, Any]) -> JobRef:
+        client = self.client  # first: raises MissingExtraError without azure-ai-ml
         from azure.ai.ml import command
         from azure.ai.ml.entities import Environment
         from azure.core.exceptions import ResourceNotFoundError
 
         kwargs = payload["command"]
-        name, client = kwargs["name"], self.client
-        ref = JobRef(RESOURCE, name, {**self.workspace(), "cloud": self.cloud})
+        name = kwargs["name"]
+        where = {**self.workspace(), "cloud": self.cloud, "tenant_id": connection_extra(self.connection, "tenantId")}
+        ref = JobRef(RESOURCE, name, {k: v for k, v in where.items() if v})
         try:
             client.jobs.get(name)
             log.info("Azure ML job %s exists already (a re-executed try): attaching to it.", name)
@@ -445,9 +361,9 @@ class AzureMLBackend(Backend):
 
     def job_url(self, ref: JobRef) -> str | None:
         extra = ref.extra
-        ws = extra if {"subscription_id", "resource_group", "workspace_name"} <= set(extra) else self.workspace()
-        cloud = extra.get("cloud") or self.cloud
-        return studio_url(ref.job_id, ws["subscription_id"], ws["resource_group"], ws["workspace_name"], cloud)
+        if set(WORKSPACE_EXTRAS) <= set(extra):
+            return studio_url(ref.job_id, extra, extra.get("cloud"), extra.get("tenant_id"))
+        return studio_url(ref.job_id, self.workspace(), self.cloud, connection_extra(self.connection, "tenantId"))
 
     def close(self) -> None:
         self._client = None

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 from functools import cached_property
+from pathlib import Path
 from typing import Any
 
 from airflow.sdk import BaseHook
@@ -129,9 +131,8 @@ class WandbHook(BaseHook):
             raise ResourceArgsError(
                 "operator", "job", job, f"a W&B job artifact with a {JOB_FILE} ({path} has none)"
             ) from err
-        with tempfile.TemporaryDirectory(prefix="wandb-job-") as tmp:
-            with open(entry.download(root=tmp, skip_cache=True), encoding="utf-8") as f:
-                spec = json.load(f)
+        with tempfile.TemporaryDirectory(prefix="wandb-job-") as tmp:  # only this file; no copy kept in the cache
+            spec = json.loads(Path(entry.download(root=tmp, skip_cache=True)).read_text(encoding="utf-8"))
         return _image_and_entry_point(job, spec)
 
     def _job_path(self, job: str) -> str:
@@ -224,5 +225,7 @@ def _image_and_entry_point(job: str, spec: dict[str, Any]) -> tuple[str, list[st
     image = source.get("image")
     if not image or not isinstance(image, str):
         raise ResourceArgsError("operator", "job", job, f"an image job whose {JOB_FILE} names its image (source.image)")
-    entry_point = source.get("entrypoint")
+    entry_point = source.get("entrypoint")  # a list, as W&B writes it
+    if isinstance(entry_point, str):
+        entry_point = shlex.split(entry_point)
     return image, [str(a) for a in entry_point] if entry_point else None

@@ -1,0 +1,64 @@
+"""The e2e stack: one real Airflow (api-server, scheduler, triggerer, dag-processor) per module, on loopback.
+
+The SageMaker and W&B emulators run in this process (threads on 127.0.0.1); the Airflow processes reach
+them over HTTP through the ``aws_default`` and ``wandb_default`` connections given as env vars.
+A failed test's report gets the tail of each component's log.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ENTITY, ROOT
+from tests.e2e.stack import AirflowStack
+
+DAG_ID = "sagemaker_training"
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Iterator[None]:
+    outcome = yield
+    report = outcome.get_result()
+    stack = getattr(item, "funcargs", {}).get("airflow_stack")
+    if report.failed and isinstance(stack, AirflowStack):
+        report.sections.append(("Airflow component logs", stack.log_tails()))
+
+
+@pytest.fixture(scope="module")
+def airflow_stack(tmp_path_factory: pytest.TempPathFactory, _sagemaker_server, wandb_server) -> Iterator[AirflowStack]:
+    """A migrated, healthy stack serving example_dags/, with ``sagemaker_training`` parsed and unpaused."""
+    home = tmp_path_factory.mktemp("e2e")
+    wandb_conn = {"conn_type": "wandb", "password": wandb_server.api_key, "host": wandb_server.base_url,
+                  "extra": {"entity": ENTITY}}
+    env = {
+        "AIRFLOW_CONN_AWS_DEFAULT": _sagemaker_server.airflow_conn_env(),
+        "AIRFLOW_CONN_WANDB_DEFAULT": json.dumps(wandb_conn),
+        "WANDB_LAUNCH_EXAMPLE_POLL_INTERVAL": "1",
+        **{f"WANDB_{name.upper()}_DIR": str(home / f"wandb-{name}") for name in ("cache", "config", "data")},
+        "WANDB_DIR": str(home / "wandb"),
+        "WANDB_SILENT": "true",
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": _sagemaker_server.region,
+        "AWS_CONFIG_FILE": str(home / "aws-config"),
+        "AWS_SHARED_CREDENTIALS_FILE": str(home / "aws-credentials"),
+    }
+    stack = AirflowStack(home / "airflow", ROOT / "example_dags", env)
+    stack.migrate()
+    with stack:
+        stack.wait_for_dag(DAG_ID)
+        stack.unpause(DAG_ID)
+        yield stack
+    print(f"\ne2e timings (s): {', '.join(f'{k} {v:.1f}' for k, v in stack.timings.items())}")
+
+
+def read_trigger_rows(db: Path) -> list[tuple[int, str, str]]:
+    """``(id, classpath, kwargs)`` of each row of the metadata DB's trigger table (kwargs as stored)."""
+    with contextlib.closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=10)) as conn:
+        return conn.execute("SELECT id, classpath, kwargs FROM trigger").fetchall()
