@@ -12,6 +12,7 @@ from .base import Backend
 #: resource name -> "module:Class"
 BACKENDS: dict[str, str] = {
     "local-process": "airflow_wandb_launch.backends.local:LocalProcessBackend",
+    "local-container": "airflow_wandb_launch.backends.local_container:LocalContainerBackend",
     "sagemaker": "airflow_wandb_launch.backends.sagemaker:SageMakerBackend",
     "vertex": "airflow_wandb_launch.backends.vertex:VertexBackend",
     "azure-ml": "airflow_wandb_launch.backends.azure_ml:AzureMLBackend",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import collections
+import logging
 import os
 import shlex
 import signal
@@ -19,6 +20,7 @@ from airflow_wandb_launch.request import LaunchRequest
 from airflow_wandb_launch.resource_args import Args, fill_macros
 from airflow_wandb_launch.results import JobRef, JobState, JobStatus
 
+log = logging.getLogger(__name__)
 RESOURCE = "local-process"
 KNOWN_KEYS = frozenset({"cwd", "env"})
 STOP_GRACE_SECONDS = 10
@@ -82,6 +84,12 @@ class LocalProcessBackend(Backend):
         self._tails: dict[str, collections.deque] = {}
 
     def build(self, request: LaunchRequest, resource_args: dict[str, Any], env: dict[str, str]) -> dict[str, Any]:
+        if request.image:
+            log.warning(
+                "local-process runs %s on the worker itself; the image %s is not used (local-container would run it).",
+                list(request.entry_point),
+                request.image,
+            )
         return build_process(request, resource_args, env, request.base_dir)
 
     def submit(self, payload: dict[str, Any]) -> JobRef:
@@ -89,7 +97,8 @@ class LocalProcessBackend(Backend):
         if len(argv) == 1 and " " in argv[0]:
             argv = shlex.split(argv[0])
         env = {**os.environ, **payload["env"]}
-        Path(env["WANDB_DIR"]).mkdir(parents=True, exist_ok=True)
+        if payload["env"].get("WANDB_DIR"):
+            Path(payload["env"]["WANDB_DIR"]).mkdir(parents=True, exist_ok=True)
         try:
             process = subprocess.Popen(
                 argv,
@@ -102,11 +111,11 @@ class LocalProcessBackend(Backend):
                 start_new_session=True,
             )
         except OSError as err:
-            raise ResourceArgsError(RESOURCE, "entry_point", argv, f"a command that can start ({err})") from err
+            raise ResourceArgsError(self.resource, "entry_point", argv, f"a command that can start ({err})") from err
         job_id = payload["job_id"]
         self._processes[job_id] = process
         self._tails[job_id] = collections.deque(maxlen=TAIL_LINES)
-        return JobRef(RESOURCE, job_id, {"pid": process.pid, "wandb_dir": env["WANDB_DIR"]})
+        return JobRef(self.resource, job_id, {"pid": process.pid, "wandb_dir": payload["env"].get("WANDB_DIR")})
 
     def wait(self, ref: JobRef, write_line: Callable[[str], None]) -> JobStatus:
         """Stream the process's output line by line to ``write_line`` until it exits."""
