@@ -15,7 +15,7 @@ from datetime import timedelta
 import pendulum
 from airflow.sdk import dag, task
 
-from airflow_wandb_launch.operators.azure_ml import WandbLaunchAzureMLOperator
+from airflow_wandb_launch.operators import WandbLaunchAzureMLOperator
 
 IMAGE = os.environ.get("WANDB_LAUNCH_EXAMPLE_IMAGE", "myregistry.azurecr.io/ml-training:latest")
 POLL_INTERVAL = float(os.environ.get("WANDB_LAUNCH_EXAMPLE_POLL_INTERVAL", "60"))

@@ -19,7 +19,9 @@ IMAGE = os.environ.get("WANDB_LAUNCH_EXAMPLE_IMAGE", "123456789012.dkr.ecr.us-we
 POLL_INTERVAL = float(os.environ.get("WANDB_LAUNCH_EXAMPLE_POLL_INTERVAL", "60"))
 
 
-@dag(schedule=None, start_date=pendulum.datetime(2026, 1, 1, tz="UTC"), catchup=False, tags=["wandb-launch", "sagemaker"])
+@dag(
+    schedule=None, start_date=pendulum.datetime(2026, 1, 1, tz="UTC"), catchup=False, tags=["wandb-launch", "sagemaker"]
+)
 def sagemaker_training():
     train = WandbLaunchSageMakerOperator(
         task_id="train",

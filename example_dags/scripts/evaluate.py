@@ -14,7 +14,7 @@ from pathlib import Path
 import wandb
 
 sys.path.insert(0, str(Path(__file__).parent))
-from train import make_data  # noqa: E402
+from train import make_data
 
 
 def load_model(run: wandb.Run, uri: str, files: dict[str, str]) -> dict[str, float]:

@@ -43,8 +43,7 @@ def main() -> None:
 
     model_file = Path(tempfile.mkdtemp()) / "model.json"
     model_file.write_text(json.dumps({"w": w, "b": b}))
-    artifact = wandb.Artifact(config.get("model_name", "quickstart-model"), type="model",
-                              metadata={"loss": loss})
+    artifact = wandb.Artifact(config.get("model_name", "quickstart-model"), type="model", metadata={"loss": loss})
     artifact.add_file(str(model_file))
     run.log_artifact(artifact)
     run.summary["final_loss"] = loss

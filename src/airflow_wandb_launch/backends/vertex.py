@@ -198,8 +198,9 @@ class VertexBackend(Backend):
         """The async JobServiceClient (REST over aiohttp), built once in the running event loop."""
         loop = asyncio.get_running_loop()
         if self._async_client is None or self._async_loop is not loop:
+            v1 = await asyncio.to_thread(_v1)  # a first import takes seconds: not on the event loop
             kwargs = await asyncio.to_thread(self._client_kwargs, "rest_asyncio")  # may read files or metadata
-            self._async_client = _v1().JobServiceAsyncClient(**kwargs)
+            self._async_client = v1.JobServiceAsyncClient(**kwargs)
             self._async_loop = loop
         return self._async_client
 
@@ -251,7 +252,10 @@ class VertexBackend(Backend):
 
     async def astatus(self, ref: JobRef) -> JobStatus:
         client = await self._aclient()  # the rest_asyncio transport retries 429/500/503 itself
-        return job_status(_as_dict(await client.get_custom_job(name=ref.job_id, timeout=CALL_TIMEOUT)))
+        status = job_status(_as_dict(await client.get_custom_job(name=ref.job_id, timeout=CALL_TIMEOUT)))
+        if status.state.terminal:
+            await self._aclose()  # the trigger stops polling now; not every runner calls cleanup()
+        return status
 
     def cancel(self, ref: JobRef) -> None:
         from google.api_core import exceptions
@@ -269,6 +273,13 @@ class VertexBackend(Backend):
             await client.cancel_custom_job(name=ref.job_id, timeout=CALL_TIMEOUT)
         except (exceptions.BadRequest, exceptions.FailedPrecondition) as err:
             self.hook.log.info("CustomJob %s was not cancelled: it has already ended (%s).", ref.job_id, err)
+        finally:
+            await self._aclose()  # a cancel ends the trigger (kill, deadline): release the HTTP session
+
+    async def _aclose(self) -> None:
+        client, self._async_client, self._async_loop = self._async_client, None, None
+        if client is not None:
+            await client.transport.close()
 
     def job_url(self, ref: JobRef) -> str | None:
         return console_url(ref.job_id, ref.extra.get("project"))

@@ -51,7 +51,14 @@ RUN_KEYS = frozenset(
 )
 POOL_KEYS = frozenset({"machine_spec", "replica_count", "container_spec", "disk_spec", "nfs_mounts", "lustre_mounts"})
 MACHINE_KEYS = frozenset(
-    {"machine_type", "accelerator_type", "accelerator_count", "tpu_topology", "reservation_affinity", "gpu_partition_size"}
+    {
+        "machine_type",
+        "accelerator_type",
+        "accelerator_count",
+        "tpu_topology",
+        "reservation_affinity",
+        "gpu_partition_size",
+    }
 )
 CONTAINER_KEYS = frozenset({"image_uri", "command", "args", "env"})
 DISK_KEYS = frozenset({"boot_disk_type", "boot_disk_size_gb"})
@@ -121,8 +128,11 @@ def _pool(pool: Args, index: int, request: LaunchRequest, env: dict[str, str]) -
     if index > 0 and not pool.data:
         return {}  # an unused pool, kept to hold the others' positions
     if "python_package_spec" in pool.data:
-        raise pool.error("python_package_spec", pool.data["python_package_spec"], "a container_spec: W&B Launch "
-                         "runs container images")
+        raise pool.error(
+            "python_package_spec",
+            pool.data["python_package_spec"],
+            "a container_spec: W&B Launch runs container images",
+        )
     pool.only(POOL_KEYS)
     replicas = pool.positive_int("replica_count")
     machine = pool.child("machine_spec", required=True)
@@ -228,16 +238,21 @@ def _labels(spec: Args, request: LaunchRequest) -> dict[str, str]:
     given = spec.get("labels", dict, default={})
     for key, value in given.items():
         if not _is_label(key, first_letter=True):
-            raise spec.error(f"labels.{key}", key, "a label key: 1-63 lower-case letters, digits, _ or -, "
-                             "starting with a letter")
+            raise spec.error(
+                f"labels.{key}", key, "a label key: 1-63 lower-case letters, digits, _ or -, starting with a letter"
+            )
         if not isinstance(value, str) or not _is_label(value, first_letter=False):
             raise spec.error(f"labels.{key}", value, "a label value: at most 63 lower-case letters, digits, _ or -")
     labels = {**given, RUN_ID_LABEL: label_value(request.run.run_id)}
     for key, value in request.airflow_ids.items():
         labels["airflow-" + key.replace("_", "-")] = label_value(value)
     if len(labels) > MAX_LABELS:
-        raise spec.error("labels", given, f"at most {MAX_LABELS - len(labels) + len(given)} labels (Vertex's limit "
-                         f"is {MAX_LABELS}, with the W&B and Airflow ones)")
+        raise spec.error(
+            "labels",
+            given,
+            f"at most {MAX_LABELS - len(labels) + len(given)} labels (Vertex's limit "
+            f"is {MAX_LABELS}, with the W&B and Airflow ones)",
+        )
     return labels
 
 

@@ -1,5 +1,7 @@
 """Operators of the W&B Launch provider. Importing them loads no cloud SDK and no wandb."""
 
-from airflow_wandb_launch.operators.launch import WandbLaunchOperator, WandbLaunchSageMakerOperator
+from airflow_wandb_launch.operators.azure_ml import WandbLaunchAzureMLOperator
+from airflow_wandb_launch.operators.launch import WandbLaunchOperator
+from airflow_wandb_launch.operators.sagemaker import WandbLaunchSageMakerOperator
 
-__all__ = ["WandbLaunchOperator", "WandbLaunchSageMakerOperator"]
+__all__ = ["WandbLaunchAzureMLOperator", "WandbLaunchOperator", "WandbLaunchSageMakerOperator"]

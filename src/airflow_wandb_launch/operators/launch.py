@@ -223,8 +223,12 @@ class WandbLaunchOperator(BaseOperator):
             )
             env = request.job_env(creds, backend.max_env_value_length)
             payload = backend.build(request, resource_args, env)
-            self._push(context, run_id=run.run_id, run_path=run.run_path,
-                       **{RUN_URL_KEY: run.url(creds.base_url) if creds.online else None})
+            self._push(
+                context,
+                run_id=run.run_id,
+                run_path=run.run_path,
+                **{RUN_URL_KEY: run.url(creds.base_url) if creds.online else None},
+            )
             self.log.info("Submitting %s job for W&B run %s", self.resource, run.run_path)
             submitted = backend.submit(payload)
             ref = JobRef(
@@ -256,9 +260,13 @@ class WandbLaunchOperator(BaseOperator):
         if self.deferrable:
             deadline = _deadline(context, self.execution_timeout)
             self.defer(
-                trigger=LaunchJobTrigger(job_ref=ref.to_dict(), connection_args=self.connection_args,
-                                         poll_interval=self.poll_interval, deadline=deadline,
-                                         cancel_on_kill=self.cancel_on_kill),
+                trigger=LaunchJobTrigger(
+                    job_ref=ref.to_dict(),
+                    connection_args=self.connection_args,
+                    poll_interval=self.poll_interval,
+                    deadline=deadline,
+                    cancel_on_kill=self.cancel_on_kill,
+                ),
                 method_name="execute_complete",
                 timeout=(timedelta(seconds=deadline - time.time()) + DEFERRAL_GRACE) if deadline else None,
             )
@@ -276,8 +284,9 @@ class WandbLaunchOperator(BaseOperator):
         except Exception as err:
             if errors + 1 >= MAX_READ_ERRORS:
                 raise
-            self.log.warning("Reading %s job %s failed (%d/%d): %s", ref.resource, ref.job_id, errors + 1,
-                             MAX_READ_ERRORS, err)
+            self.log.warning(
+                "Reading %s job %s failed (%d/%d): %s", ref.resource, ref.job_id, errors + 1, MAX_READ_ERRORS, err
+            )
             return None
 
     def execute_complete(self, context: Context, event: dict[str, Any]) -> dict[str, Any]:
@@ -435,13 +444,3 @@ def _reject_foreign_connection_args(resource: str, kwargs: dict[str, Any]) -> No
                 raise TypeError(
                     f"{key}={kwargs[key]!r} is a connection argument of resource {other!r}, not of {resource!r}"
                 )
-
-
-class WandbLaunchSageMakerOperator(WandbLaunchOperator):
-    """Run a W&B Launch job as a SageMaker training job. See :class:`WandbLaunchOperator`.
-
-    :param aws_conn_id: Airflow AWS connection. :param region_name: AWS region (default: the connection's).
-    """
-
-    def __init__(self, *, aws_conn_id: str = "aws_default", region_name: str | None = None, **kwargs: Any) -> None:
-        super().__init__(resource="sagemaker", aws_conn_id=aws_conn_id, region_name=region_name, **kwargs)
