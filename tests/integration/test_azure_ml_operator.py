@@ -44,7 +44,8 @@ def azure_conn(aml: AzureMLEmulator, **extra) -> str:
         "workspace_name": aml.workspace,
         **extra,
     }
-    return json.dumps({"conn_type": "azure", "login": "emulator-client", "password": "emulator-secret", "extra": extras})
+    conn = {"conn_type": "azure", "login": "emulator-client", "password": "emulator-secret", "extra": extras}
+    return json.dumps(conn)
 
 
 @pytest.fixture
@@ -97,8 +98,15 @@ def triggers(monkeypatch):
 def train(**overrides):
     from airflow_wandb_launch.operators.azure_ml import WandbLaunchAzureMLOperator
 
-    kwargs = {"task_id": "train", "image": IMAGE, "entry_point": "python train.py --epochs 3",
-              "resource_args": CLUSTER, "project": "aml-tests", "run_config": {"lr": 0.1}, "poll_interval": 0.2}
+    kwargs = {
+        "task_id": "train",
+        "image": IMAGE,
+        "entry_point": "python train.py --epochs 3",
+        "resource_args": CLUSTER,
+        "project": "aml-tests",
+        "run_config": {"lr": 0.1},
+        "poll_interval": 0.2,
+    }
     return lambda: WandbLaunchAzureMLOperator(**{**kwargs, **overrides})
 
 
@@ -196,8 +204,11 @@ def test_example_dag_runs_green(aml, container, monkeypatch):
     dag = bag.dags["azure_ml_training"]
     write_to_db(dag)
     dag_run = dag.test()
-    assert task_states(dag_run) == {"train_gpu_cluster": "success", "fine_tune_serverless_spot": "success",
-                                    "report": "success"}
+    assert task_states(dag_run) == {
+        "train_gpu_cluster": "success",
+        "fine_tune_serverless_spot": "success",
+        "report": "success",
+    }
     gpu, spot = (aml.create_request(name)["properties"] for name in aml.job_names())
     assert gpu["distribution"]["distributionType"] == "PyTorch" and "gpu-cluster" in gpu["computeId"]
     assert spot["queueSettings"] == {"jobTier": "Spot"} and spot["resources"]["instanceType"] == "Standard_NC6s_v3"
@@ -210,8 +221,13 @@ def test_example_dag_runs_green(aml, container, monkeypatch):
 def submit_running_job(aml: AzureMLEmulator) -> tuple[AzureMLBackend, JobRef]:
     aml.script(Lifecycle("Running"))
     run = RunIdentity("onkill01", "aml-tests", ENTITY, "dag.train")
-    request = LaunchRequest("azure-ml", run, image=IMAGE, entry_point=("python", "train.py"),
-                            airflow_ids={"dag_id": "dag", "task_id": "train"})
+    request = LaunchRequest(
+        "azure-ml",
+        run,
+        image=IMAGE,
+        entry_point=("python", "train.py"),
+        airflow_ids={"dag_id": "dag", "task_id": "train"},
+    )
     env = request.job_env(WandbCredentials(api_key="k", base_url="http://127.0.0.1:1"))
     backend = AzureMLBackend()
     return backend, backend.submit(build_command_job(request, {"compute": "cpu"}, env))
@@ -243,17 +259,22 @@ def test_cancel_of_a_finished_job_is_a_no_op_and_status_reads(aml):
 
 
 def test_resubmitting_the_same_try_attaches_to_the_job(aml):
-    backend, ref = submit_running_job(aml)
-    backend2, ref2 = submit_running_job(aml)
+    _, ref = submit_running_job(aml)
+    _, ref2 = submit_running_job(aml)
     assert ref2.job_id == ref.job_id and len([m for m, p in aml.requests if m == "PUT" and "/jobs/" in p]) == 1
 
 
 def test_workspace_must_be_known(aml, monkeypatch):
-    monkeypatch.setenv("AIRFLOW_CONN_AZURE_DEFAULT", json.dumps({"conn_type": "azure", "extra": {"subscriptionId": "s"}}))
-    with pytest.raises(ResourceArgsError, match="resource_group.*'resource_group' extra on connection 'azure_default'"):
+    conn = {"conn_type": "azure", "extra": {"subscriptionId": "s"}}
+    monkeypatch.setenv("AIRFLOW_CONN_AZURE_DEFAULT", json.dumps(conn))
+    expected = r"resource_group.*'resource_group' extra on connection 'azure_default'"
+    with pytest.raises(ResourceArgsError, match=expected):
         AzureMLBackend().workspace()
     assert AzureMLBackend(resource_group="rg", workspace_name="ws").workspace() == {
-        "subscription_id": "s", "resource_group": "rg", "workspace_name": "ws"}
+        "subscription_id": "s",
+        "resource_group": "rg",
+        "workspace_name": "ws",
+    }
 
 
 # -- credential selection (pure logic: no token is requested) -------------------------------------------------
@@ -266,15 +287,20 @@ def test_workspace_must_be_known(aml, monkeypatch):
         ("app", "secret", {"extra__azure__tenantId": "t1"}, "ClientSecretCredential"),
         ("app", "secret", {}, "DefaultAzureCredential"),
         (None, None, {"tenantId": "t1"}, "DefaultAzureCredential"),
-        (None, None, {"managed_identity_client_id": "mi", "workload_identity_tenant_id": "t1"},
-         "DefaultAzureCredential"),
+        (
+            None,
+            None,
+            {"managed_identity_client_id": "mi", "workload_identity_tenant_id": "t1"},
+            "DefaultAzureCredential",
+        ),
     ],
 )
 def test_credential_selection_from_the_connection(login, password, extra, expected):
     from airflow.sdk import Connection
 
-    conn = Connection(conn_id="azure_default", conn_type="azure", login=login, password=password,
-                      extra=json.dumps(extra))
+    conn = Connection(
+        conn_id="azure_default", conn_type="azure", login=login, password=password, extra=json.dumps(extra)
+    )
     assert type(credential_from_connection(conn)).__name__ == expected
 
 
@@ -290,6 +316,11 @@ def test_credential_selection_from_the_connection(login, password, extra, expect
 def test_client_secret_authority_follows_the_cloud(extra, authority):
     from airflow.sdk import Connection
 
-    conn = Connection(conn_id="azure_default", conn_type="azure", login="app", password="secret",
-                      extra=json.dumps({"tenantId": "t1", **extra}))
+    conn = Connection(
+        conn_id="azure_default",
+        conn_type="azure",
+        login="app",
+        password="secret",
+        extra=json.dumps({"tenantId": "t1", **extra}),
+    )
     assert credential_from_connection(conn)._authority.rstrip("/").endswith(authority)

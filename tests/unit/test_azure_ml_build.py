@@ -95,7 +95,10 @@ def test_wandb_env_tags_and_defaults():
     ("given", "expected"),
     [
         ({"queue_settings": {"job_tier": "spot"}}, {"job_tier": "Spot"}),
-        ({"queue_settings": {"job_tier": "STANDARD", "priority": "High"}}, {"job_tier": "Standard", "priority": "high"}),
+        (
+            {"queue_settings": {"job_tier": "STANDARD", "priority": "High"}},
+            {"job_tier": "Standard", "priority": "high"},
+        ),
         ({"job_tier": "basic"}, {"job_tier": "Basic"}),
         ({"job_tier": "Spot", "queue_settings": {"job_tier": "spot"}}, {"job_tier": "Spot"}),
     ],
@@ -110,8 +113,10 @@ def test_queue_settings(given, expected):
     [
         ({"type": "PyTorch", "process_count_per_instance": 8}, {"type": "pytorch", "process_count_per_instance": 8}),
         ({"type": "mpi", "process_count_per_instance": 2}, {"type": "mpi", "process_count_per_instance": 2}),
-        ({"type": "TensorFlow", "worker_count": 2, "parameter_server_count": 1},
-         {"type": "tensorflow", "worker_count": 2, "parameter_server_count": 1}),
+        (
+            {"type": "TensorFlow", "worker_count": 2, "parameter_server_count": 1},
+            {"type": "tensorflow", "worker_count": 2, "parameter_server_count": 1},
+        ),
     ],
 )
 def test_distributions(distribution, expected):
@@ -146,8 +151,12 @@ def test_entry_point_wins_over_resource_args_command():
         ({**CLUSTER, "distribution": {"type": "horovod"}}, {}, "distribution.type", "horovod"),
         ({**CLUSTER, "distribution": {"process_count_per_instance": 2}}, {}, "distribution.type", MISSING),
         ({**CLUSTER, "distribution": {"type": "mpi", "worker_count": 2}}, {}, "distribution.worker_count", 2),
-        ({**CLUSTER, "distribution": {"type": "pytorch", "process_count_per_instance": 0}}, {},
-         "distribution.process_count_per_instance", 0),
+        (
+            {**CLUSTER, "distribution": {"type": "pytorch", "process_count_per_instance": 0}},
+            {},
+            "distribution.process_count_per_instance",
+            0,
+        ),
         ({**CLUSTER, "distribution": "pytorch"}, {}, "distribution", "pytorch"),
         ({**CLUSTER, "identity": {"type": "root"}}, {}, "identity.type", "root"),
         ({**CLUSTER, "identity": {"type": "managed", "client_id": 5}}, {}, "identity.client_id", 5),
@@ -218,7 +227,10 @@ def test_failed_carries_the_run_history_error_and_unknown_status_keeps_waiting()
 
 def test_studio_url():
     ws = {"subscription_id": "sub", "resource_group": "rg", "workspace_name": "ws"}
-    assert studio_url("job-1", ws) == "https://ml.azure.com/runs/job-1?wsid=/subscriptions/sub/resourcegroups/rg/workspaces/ws"
+    assert (
+        studio_url("job-1", ws)
+        == "https://ml.azure.com/runs/job-1?wsid=/subscriptions/sub/resourcegroups/rg/workspaces/ws"
+    )
     assert studio_url("job-1", ws, "AzureUSGovernment", "tid-1").startswith("https://ml.azure.us/runs/job-1?")
     assert studio_url("job-1", ws, None, "tid-1").endswith("&tid=tid-1")
 
