@@ -14,7 +14,7 @@ from datetime import timedelta
 import pendulum
 from airflow.sdk import dag, task
 
-from airflow_wandb_launch.operators.vertex import WandbLaunchVertexAIOperator
+from airflow_wandb_launch.operators import WandbLaunchVertexAIOperator
 
 IMAGE = os.environ.get("WANDB_LAUNCH_EXAMPLE_IMAGE", "us-west1-docker.pkg.dev/my-project/ml-images/train:latest")
 POLL_INTERVAL = float(os.environ.get("WANDB_LAUNCH_EXAMPLE_POLL_INTERVAL", "60"))

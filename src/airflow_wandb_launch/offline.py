@@ -43,6 +43,8 @@ def iter_records(path: str | os.PathLike) -> Iterator[bytes]:
         if kind == 0:  # zero padding up to the block's end
             pos += left - FRAME.size
             continue
+        if pos + length > len(data):
+            return  # a record cut off by a killed writer: what came before it is complete
         chunk = data[pos : pos + length]
         pos += length
         if kind == FULL:
@@ -66,7 +68,10 @@ def read_offline_run(run_dir: str | os.PathLike, entity: str | None = None) -> R
     project, exit_code = None, None
     for payload in iter_records(next(run_dir.glob("run-*.wandb"))):
         record = pb.Record()
-        record.ParseFromString(payload)
+        try:
+            record.ParseFromString(payload)
+        except Exception as err:  # google.protobuf DecodeError: a damaged log
+            raise ValueError(f"{run_dir} holds a damaged W&B transaction log: {err}") from err
         kind = record.WhichOneof("record_type")
         if kind == "run":
             project = record.run.project

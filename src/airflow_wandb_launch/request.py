@@ -34,8 +34,15 @@ def slug(text: str, max_length: int) -> str:
 
 
 def app_url(base_url: str) -> str:
-    """W&B's web app URL for an API base URL (``https://api.wandb.ai`` -> ``https://wandb.ai``)."""
-    return re.sub(r"://api\.", "://", base_url.rstrip("/"), count=1)
+    """W&B's web app URL for an API base URL, as the wandb SDK derives it.
+
+    ``https://api.wandb.ai`` -> ``https://wandb.ai``; ``https://api.mycorp.com`` -> ``https://app.mycorp.com``;
+    any other host (a self-hosted server serving both) is unchanged.
+    """
+    base_url = base_url.rstrip("/")
+    if "://api.wandb." in base_url:
+        return base_url.replace("://api.wandb.", "://wandb.", 1)
+    return base_url.replace("://api.", "://app.", 1)
 
 
 @dataclass(frozen=True)

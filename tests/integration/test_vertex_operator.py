@@ -27,6 +27,10 @@ pytestmark = pytest.mark.usefixtures("airflow_db")
 
 @pytest.fixture(scope="session")
 def _vertex_server():
+    # Import the SDK once up front: a cold import takes seconds, which short execution_timeouts would measure.
+    import airflow.providers.google.common.hooks.base_google  # noqa: F401
+    import google.cloud.aiplatform_v1  # noqa: F401
+
     with VertexEmulator() as emulator:
         yield emulator
 
@@ -36,8 +40,9 @@ def vertex(_vertex_server, monkeypatch):
     """The Vertex emulator (no jobs, no scripts) behind an anonymous ``google_cloud_default`` connection."""
     _vertex_server.reset()
     extra = {"is_anonymous": True, "project": PROJECT, "region": REGION, "api_endpoint": _vertex_server.endpoint}
-    monkeypatch.setenv("AIRFLOW_CONN_GOOGLE_CLOUD_DEFAULT", json.dumps({"conn_type": "google_cloud_platform",
-                                                                        "extra": extra}))
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_GOOGLE_CLOUD_DEFAULT", json.dumps({"conn_type": "google_cloud_platform", "extra": extra})
+    )
     monkeypatch.setattr("airflow_wandb_launch.backends.vertex.RETRY_INITIAL", 0.05)
     yield _vertex_server
     _vertex_server.reset()
@@ -69,8 +74,14 @@ def triggers(monkeypatch):
 
 
 def train(**overrides):
-    kwargs = {"task_id": "train", "image": IMAGE, "resource_args": SEED_CONFIG, "project": "vx-tests",
-              "run_config": {"lr": 0.1}, "poll_interval": 0.2}
+    kwargs = {
+        "task_id": "train",
+        "image": IMAGE,
+        "resource_args": SEED_CONFIG,
+        "project": "vx-tests",
+        "run_config": {"lr": 0.1},
+        "poll_interval": 0.2,
+    }
     return lambda: WandbLaunchVertexAIOperator(**{**kwargs, **overrides})
 
 
@@ -88,13 +99,14 @@ def test_success_returns_the_runs_result(vertex, container, triggers, capfd):
     assert result["summary"] == {"loss": 0.12, "accuracy": 0.91}
     assert result["artifacts"][0]["uri"] == f"wandb-artifact://{ENTITY}/vx-tests/model:v0"
     number = job.rsplit("/", 1)[1]
-    assert result["job_url"] == (f"https://console.cloud.google.com/agent-platform/locations/{REGION}/training/"
-                                 f"{number}?project={PROJECT}")
+    assert result["job_url"] == (
+        f"https://console.cloud.google.com/agent-platform/locations/{REGION}/training/{number}?project={PROJECT}"
+    )
     # the request Vertex got: the seed config, the image, the W&B env and labels
     body = vertex.create_request(job)
     pool = body["jobSpec"]["workerPoolSpecs"][0]
     assert pool["containerSpec"]["imageUri"] == IMAGE
-    assert pool["containerSpec"]["command"] == ["python", "train.py"] or "command" not in pool["containerSpec"]
+    assert "command" not in pool["containerSpec"]  # no entry_point: the image's own
     env = {e["name"]: e["value"] for e in pool["containerSpec"]["env"]}
     assert env["WANDB_RUN_ID"] == run_id and json.loads(env["WANDB_CONFIG"]) == {"lr": 0.1}
     assert body["labels"]["wandb-run-id"] == run_id and body["labels"]["airflow-task-id"] == "train"
@@ -115,7 +127,9 @@ def test_failed_job_fails_the_task_with_vertexs_error(vertex, container, capfd):
 
 
 def test_cancelled_job_fails_the_task(vertex, container, capfd):
-    vertex.script(Lifecycle(("JOB_STATE_RUNNING", 1), ("JOB_STATE_CANCELLED", None, {"error": {"message": "CANCELED"}})))
+    vertex.script(
+        Lifecycle(("JOB_STATE_RUNNING", 1), ("JOB_STATE_CANCELLED", None, {"error": {"message": "CANCELED"}}))
+    )
     dag_run, _ = run_dag(train())
     assert task_states(dag_run) == {"train": "failed"}
     assert "was stopped (JOB_STATE_CANCELLED): the CustomJob was cancelled: CANCELED" in capfd.readouterr().out
@@ -166,10 +180,25 @@ def test_transient_faults_while_deferred_do_not_fail_the_task(vertex, container,
 
 
 def test_queue_config_copied_from_wandb_works_unchanged(vertex, container):
-    queue_config = {"vertex": {"spec": {"worker_pool_specs": [{"machine_spec": {"machine_type": "n1-standard-8",
-                    "accelerator_type": "NVIDIA_TESLA_T4", "accelerator_count": 1}, "replica_count": 1,
-                    "container_spec": {"image_uri": "${image_uri}"}}], "staging_bucket": "gs://wandb-staging"},
-                    "run": {"restart_job_on_worker_restart": True, "service_account": "sa@p.iam.gserviceaccount.com"}}}
+    queue_config = {
+        "vertex": {
+            "spec": {
+                "worker_pool_specs": [
+                    {
+                        "machine_spec": {
+                            "machine_type": "n1-standard-8",
+                            "accelerator_type": "NVIDIA_TESLA_T4",
+                            "accelerator_count": 1,
+                        },
+                        "replica_count": 1,
+                        "container_spec": {"image_uri": "${image_uri}"},
+                    }
+                ],
+                "staging_bucket": "gs://wandb-staging",
+            },
+            "run": {"restart_job_on_worker_restart": True, "service_account": "sa@p.iam.gserviceaccount.com"},
+        }
+    }
     dag_run, xcom = run_dag(train(resource_args=queue_config))
     assert task_states(dag_run) == {"train": "success"}
     spec = vertex.create_request(vertex.job_names()[0])["jobSpec"]
@@ -181,8 +210,12 @@ def test_queue_config_copied_from_wandb_works_unchanged(vertex, container):
 
 
 def test_invalid_config_fails_before_anything_is_submitted(vertex, container, capfd):
-    bad = {"spec": {"worker_pool_specs": [{"machine_spec": {"machine_type": "n1", "accelerator_count": 2}}],
-                    "staging_bucket": "gs://b"}}
+    bad = {
+        "spec": {
+            "worker_pool_specs": [{"machine_spec": {"machine_type": "n1", "accelerator_count": 2}}],
+            "staging_bucket": "gs://b",
+        }
+    }
     dag_run, _ = run_dag(train(resource_args=bad))
     assert task_states(dag_run) == {"train": "failed"}
     assert vertex.job_names() == []
@@ -191,7 +224,9 @@ def test_invalid_config_fails_before_anything_is_submitted(vertex, container, ca
 
 def test_example_dag_runs_green(vertex, container, monkeypatch):
     monkeypatch.setenv("WANDB_LAUNCH_EXAMPLE_POLL_INTERVAL", "0.2")
-    spec = importlib.util.spec_from_file_location("vertex_training_example", ROOT / "example_dags" / "vertex_training.py")
+    spec = importlib.util.spec_from_file_location(
+        "vertex_training_example", ROOT / "example_dags" / "vertex_training.py"
+    )
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     dag = module.vertex_training()
@@ -207,12 +242,19 @@ def test_example_dag_runs_green(vertex, container, monkeypatch):
 
 # -- the trigger's on_kill, against the emulator -----------------------------------------------------------------
 
+
 def _running_job(vertex) -> tuple[LaunchJobTrigger, str]:
     vertex.script(Lifecycle("JOB_STATE_RUNNING"))
     backend = VertexBackend()
-    job = {"display_name": "killed", "labels": {"wandb-run-id": "r1"},
-           "job_spec": {"worker_pool_specs": [{"machine_spec": {"machine_type": "n1"}, "replica_count": 1,
-                                               "container_spec": {"image_uri": IMAGE}}]}}
+    job = {
+        "display_name": "killed",
+        "labels": {"wandb-run-id": "r1"},
+        "job_spec": {
+            "worker_pool_specs": [
+                {"machine_spec": {"machine_type": "n1"}, "replica_count": 1, "container_spec": {"image_uri": IMAGE}}
+            ]
+        },
+    }
     ref = backend.submit(job)
     backend.close()
     return LaunchJobTrigger(job_ref=JobRef.from_dict(ref.to_dict()).to_dict(), poll_interval=0.1), ref.job_id
@@ -249,9 +291,15 @@ async def test_on_kill_keeps_the_job_when_the_task_is_still_deferred(vertex, mon
 def test_cancel_of_a_finished_job_is_a_no_op(vertex):
     vertex.script(Lifecycle("JOB_STATE_SUCCEEDED"))
     backend = VertexBackend(project_id="other-project", region="europe-west4")
-    job = {"display_name": "done", "labels": {"wandb-run-id": "r2"},
-           "job_spec": {"worker_pool_specs": [{"machine_spec": {"machine_type": "n1"}, "replica_count": 1,
-                                               "container_spec": {"image_uri": IMAGE}}]}}
+    job = {
+        "display_name": "done",
+        "labels": {"wandb-run-id": "r2"},
+        "job_spec": {
+            "worker_pool_specs": [
+                {"machine_spec": {"machine_type": "n1"}, "replica_count": 1, "container_spec": {"image_uri": IMAGE}}
+            ]
+        },
+    }
     ref = backend.submit(job)
     assert ref.job_id.startswith("projects/other-project/locations/europe-west4/customJobs/")
     backend.cancel(ref)

@@ -146,12 +146,6 @@ def test_failed_without_output_has_no_last_output_section():
     assert "last output" not in exit_status(2, []).message
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=ValueError,
-    reason="BUG: exit_status() calls signal.Signals(-returncode), which raises ValueError for a real-time "
-    "signal such as SIGRTMIN+6 (40): the task crashes instead of reporting the job stopped",
-)
 def test_exit_status_for_a_real_time_signal():
     status = exit_status(-40)
     assert status.state is JobState.STOPPED
@@ -208,7 +202,7 @@ def test_command_that_cannot_start_is_a_clear_error(tmp_path):
     payload = backend.build(
         make_request(entry_point=("/nonexistent/bin/train",)), {"env": {"WANDB_DIR": str(tmp_path)}}, {}
     )
-    with pytest.raises(ResourceArgsError, match="entry_point.*a command that can start"):
+    with pytest.raises(ResourceArgsError, match=r"entry_point.*a command that can start"):
         backend.submit(payload)
 
 

@@ -95,11 +95,6 @@ def test_app_url(base_url, expected):
     assert app_url(base_url) == expected
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: app_url() maps a self-hosted 'https://api.<host>' to 'https://<host>'; the wandb SDK "
-    "(wandb.util.api_to_app_url) maps on-prem api.<host> to app.<host>, so run_url points at the wrong host",
-)
 def test_app_url_on_prem_api_host_matches_wandb():
     assert app_url("https://api.mycorp.com") == "https://app.mycorp.com"
 

@@ -38,8 +38,11 @@ def test_empty_is_an_empty_dict(value):
 @pytest.mark.parametrize("suffix", [".yaml", ".yml", ".json"])
 def test_file_by_absolute_path(tmp_path, suffix):
     path = tmp_path / f"queue{suffix}"
-    path.write_text(json.dumps(CONFIG) if suffix == ".json" else "RoleArn: arn:aws:iam::1:role/r\n"
-                    "ResourceConfig:\n  InstanceCount: 1\n  Tags: [a]\n")
+    path.write_text(
+        json.dumps(CONFIG)
+        if suffix == ".json"
+        else "RoleArn: arn:aws:iam::1:role/r\nResourceConfig:\n  InstanceCount: 1\n  Tags: [a]\n"
+    )
     assert load(str(path)) == CONFIG
     assert load(path) == CONFIG  # os.PathLike too
 

@@ -63,7 +63,10 @@ def exit_status(returncode: int | None, tail: list[str] | None = None) -> JobSta
         return JobStatus(JobState.SUCCEEDED, "exit 0")
     last = "\n".join(tail or [])
     if returncode < 0:
-        name = signal.Signals(-returncode).name
+        try:
+            name = signal.Signals(-returncode).name
+        except ValueError:  # a real-time signal has no name
+            name = f"signal {-returncode}"
         return JobStatus(JobState.STOPPED, name, f"the process was stopped by {name}")
     return JobStatus(
         JobState.FAILED,

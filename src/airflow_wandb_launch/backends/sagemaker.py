@@ -15,7 +15,16 @@ RESOURCE = "sagemaker"
 JOB_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
 MAX_ENV_VALUE = 512
 #: keys of the data, not the schema: never CamelCased.
-DATA_KEYS = frozenset({"Environment", "HyperParameters"})
+DATA_KEYS = frozenset(
+    {
+        "Environment",
+        "HyperParameters",
+        "HookParameters",
+        "RuleParameters",
+        "CollectionParameters",
+        "ProfilingParameters",
+    }
+)
 #: keys W&B Launch accepts in a SageMaker queue config that are not CreateTrainingJob fields.
 LAUNCH_ONLY_KEYS = ("EcrRepoName", "region", "profile", "Region", "Profile")
 CREATE_TRAINING_JOB_KEYS = frozenset(
@@ -67,7 +76,7 @@ TIMEOUT_SECONDARY = {
 def to_camel_case(key: str) -> str:
     """W&B Launch's snake_case -> CamelCase (``volume_size_in_gb`` -> ``VolumeSizeInGB``)."""
     if "_" not in key:
-        return key
+        return key[:1].upper() + key[1:]  # `environment` -> `Environment`, as W&B Launch accepts it
     camel = "".join(part.title() if part else "_" for part in key.split("_"))
     return re.sub(r"InGb$", "InGB", camel)
 
@@ -182,7 +191,11 @@ def _environment(args: Args, env: dict[str, str]) -> dict[str, str]:
 
 
 def _tags(args: Args, request: LaunchRequest) -> list[dict[str, str]]:
-    tags = [t for t in args.get("Tags", list, default=[]) if t.get("Key") != "WandbRunId"]
+    tags = []
+    for tag in args.items("Tags"):
+        key, value = tag.get("Key", str, required=True), tag.get("Value", str, required=True)
+        if key != "WandbRunId":
+            tags.append({"Key": key, "Value": value})
     tags.append({"Key": "WandbRunId", "Value": request.run.run_id})
     for key, value in request.airflow_ids.items():
         name = "Airflow" + "".join(p.title() for p in key.split("_"))

@@ -13,6 +13,7 @@ from airflow.sdk import BaseHook
 from airflow.sdk.exceptions import AirflowNotFoundException
 
 from airflow_wandb_launch.errors import ResourceArgsError
+from airflow_wandb_launch.graphql import GraphQLClient
 from airflow_wandb_launch.request import DEFAULT_BASE_URL, WandbCredentials
 from airflow_wandb_launch.results import RunInfo, artifact_uri
 
@@ -69,7 +70,7 @@ class WandbHook(BaseHook):
         else:
             credentials = WandbCredentials(
                 api_key=os.environ.get("WANDB_API_KEY") or None,
-                base_url=os.environ.get("WANDB_BASE_URL", DEFAULT_BASE_URL).rstrip("/"),
+                base_url=(os.environ.get("WANDB_BASE_URL") or DEFAULT_BASE_URL).rstrip("/"),
                 entity=os.environ.get("WANDB_ENTITY") or None,
                 project=os.environ.get("WANDB_PROJECT") or None,
             )
@@ -179,31 +180,26 @@ class WandbHook(BaseHook):
         summary = {k: v for k, v in dict(run.summary).items() if not k.startswith("_wandb")}
         return RunInfo(state=state, summary=summary, artifacts=artifacts, url=run.url)
 
-    async def aget_run_state(self, entity: str, project: str, run_id: str, *, client: Any = None) -> dict | None:
+    def graphql(self) -> GraphQLClient:
+        """A GraphQL client for this connection (httpx; no wandb import): reuse it across polls."""
+        return GraphQLClient(self.credentials)
+
+    async def aget_run_state(
+        self, entity: str, project: str, run_id: str, *, client: GraphQLClient | None = None
+    ) -> dict | None:
         """``{"state", "summary"}`` of a run via one GraphQL POST, for triggers; None if it does not exist.
 
-        :param client: an ``httpx.AsyncClient`` to reuse across polls (one is made if not given).
+        :param client: a GraphQL client to reuse across polls (one is made, and closed, if not given).
         """
-        import httpx
-
-        creds = self.credentials
-        body = {
-            "query": RUN_STATE_QUERY,
-            "operationName": "AirflowRunState",
-            "variables": {"entity": entity, "project": project, "run": run_id},
-        }
         own = client is None
-        client = client or httpx.AsyncClient(timeout=30)
+        client = client or self.graphql()
         try:
-            response = await client.post(f"{creds.base_url}/graphql", json=body, auth=("api", creds.api_key or ""))
-            response.raise_for_status()
+            variables = {"entity": entity, "project": project, "run": run_id}
+            data = await client.aexecute(RUN_STATE_QUERY, variables, "AirflowRunState")
         finally:
             if own:
                 await client.aclose()
-        data = response.json()
-        if data.get("errors"):
-            raise RuntimeError(f"W&B GraphQL error: {data['errors']}")
-        run = ((data.get("data") or {}).get("project") or {}).get("run")
+        run = (data.get("project") or {}).get("run")
         if not run:
             return None
         return {"state": run["state"], "summary": json.loads(run.get("summaryMetrics") or "{}")}

@@ -3,5 +3,11 @@
 from airflow_wandb_launch.operators.azure_ml import WandbLaunchAzureMLOperator
 from airflow_wandb_launch.operators.launch import WandbLaunchOperator
 from airflow_wandb_launch.operators.sagemaker import WandbLaunchSageMakerOperator
+from airflow_wandb_launch.operators.vertex import WandbLaunchVertexAIOperator
 
-__all__ = ["WandbLaunchAzureMLOperator", "WandbLaunchOperator", "WandbLaunchSageMakerOperator"]
+__all__ = [
+    "WandbLaunchAzureMLOperator",
+    "WandbLaunchOperator",
+    "WandbLaunchSageMakerOperator",
+    "WandbLaunchVertexAIOperator",
+]
