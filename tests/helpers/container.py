@@ -20,7 +20,8 @@ class TrainingContainer:
     run_state: str = "finished"
     summary: dict[str, Any] = field(default_factory=lambda: {"loss": 0.12, "accuracy": 0.91})
     artifacts: list[dict[str, Any]] = field(
-        default_factory=lambda: [{"name": "model", "type": "model", "aliases": ["latest"]}])
+        default_factory=lambda: [{"name": "model", "type": "model", "aliases": ["latest"]}]
+    )
     envs: list[dict[str, str]] = field(default_factory=list)
 
     def __call__(self, job_name: str, env: dict[str, str]) -> None:
@@ -28,7 +29,13 @@ class TrainingContainer:
         if not self.logs_run:
             return
         self.server.add_run(
-            env["WANDB_ENTITY"], env["WANDB_PROJECT"], env["WANDB_RUN_ID"],
-            state=self.run_state, summary=self.summary, config=json.loads(env.get("WANDB_CONFIG", "{}")),
-            name=env.get("WANDB_NAME"), group=env.get("WANDB_RUN_GROUP"), logged_artifacts=self.artifacts,
+            env["WANDB_ENTITY"],
+            env["WANDB_PROJECT"],
+            env["WANDB_RUN_ID"],
+            state=self.run_state,
+            summary=self.summary,
+            config=json.loads(env.get("WANDB_CONFIG", "{}")),
+            name=env.get("WANDB_NAME"),
+            group=env.get("WANDB_RUN_GROUP"),
+            logged_artifacts=self.artifacts,
         )

@@ -14,8 +14,10 @@ from tests.emulators.lifecycle import Lifecycle
 
 BODY = {
     "RoleArn": "arn:aws:iam::123456789012:role/SageMakerRole",
-    "AlgorithmSpecification": {"TrainingImage": "123456789012.dkr.ecr.us-east-1.amazonaws.com/t:1",
-                               "TrainingInputMode": "File"},
+    "AlgorithmSpecification": {
+        "TrainingImage": "123456789012.dkr.ecr.us-east-1.amazonaws.com/t:1",
+        "TrainingInputMode": "File",
+    },
     "ResourceConfig": {"InstanceType": "ml.m5.xlarge", "InstanceCount": 1, "VolumeSizeInGB": 10},
     "OutputDataConfig": {"S3OutputPath": "s3://wandb-launch-tests/out"},
     "StoppingCondition": {"MaxRuntimeInSeconds": 3600},
@@ -25,13 +27,17 @@ BODY = {
 @pytest.fixture
 def submitted(sagemaker):
     """A job submitted through the real backend; returns a function making triggers for it."""
+
     def make(lifecycle: Lifecycle, **kwargs) -> LaunchJobTrigger:
         sagemaker.script(lifecycle)
         ref = SageMakerBackend().submit({**BODY, "TrainingJobName": f"trigger-test-{time.monotonic_ns()}"})
-        return LaunchJobTrigger(job_ref=JobRef(ref.resource, ref.job_id, {**ref.extra, "run_id": "r",
-                                                                            "run_path": "e/p/r"}).to_dict(),
-                                connection_args={"aws_conn_id": "aws_default", "region_name": None},
-                                poll_interval=0.05, **kwargs)
+        return LaunchJobTrigger(
+            job_ref=JobRef(ref.resource, ref.job_id, {**ref.extra, "run_id": "r", "run_path": "e/p/r"}).to_dict(),
+            connection_args={"aws_conn_id": "aws_default", "region_name": None},
+            poll_interval=0.05,
+            **kwargs,
+        )
+
     return make
 
 
@@ -95,4 +101,5 @@ def test_serialize_round_trips_and_holds_no_secret(submitted, wandb_conn):
 def _returns(value):
     async def check() -> bool:
         return value
+
     return check

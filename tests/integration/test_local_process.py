@@ -66,9 +66,11 @@ def test_process_without_a_run_passes_when_not_required():
 
 
 def test_the_job_gets_its_run_identity_in_its_environment():
-    code = ("import os, wandb; r = wandb.init(); assert r.id == os.environ['WANDB_RUN_ID']; "
-            "r.summary['group'] = os.environ['WANDB_RUN_GROUP']; r.summary['tags'] = os.environ['WANDB_TAGS']; "
-            "r.summary['lr'] = r.config['lr']; r.finish()")
+    code = (
+        "import os, wandb; r = wandb.init(); assert r.id == os.environ['WANDB_RUN_ID']; "
+        "r.summary['group'] = os.environ['WANDB_RUN_GROUP']; r.summary['tags'] = os.environ['WANDB_TAGS']; "
+        "r.summary['lr'] = r.config['lr']; r.finish()"
+    )
     dag_run, xcom = run_dag(launch(entry_point=python(code), run_config={"lr": 0.3}, tags=["a", "b"]))
     assert task_states(dag_run) == {"job": "success"}
     result = xcom["job"]["return_value"]
@@ -78,8 +80,9 @@ def test_the_job_gets_its_run_identity_in_its_environment():
 
 
 def test_execution_timeout_stops_the_process(capfd):
-    dag_run, _ = run_dag(launch(entry_point=python("import time; time.sleep(120)"),
-                                execution_timeout=timedelta(seconds=3)))
+    dag_run, _ = run_dag(
+        launch(entry_point=python("import time; time.sleep(120)"), execution_timeout=timedelta(seconds=3))
+    )
     assert task_states(dag_run) == {"job": "failed"}
     out = capfd.readouterr().out
     assert "the task was interrupted: stopping local-process job" in out
@@ -87,9 +90,11 @@ def test_execution_timeout_stops_the_process(capfd):
 
 def test_bad_resource_args_fail_before_anything_runs(tmp_path, capfd):
     marker = tmp_path / "ran"
-    dag_run, xcom = run_dag(launch(entry_point=python(f"open({str(marker)!r}, 'w')"),
-                                   resource_args={"cwd": ".", "envs": {}}))
+    dag_run, xcom = run_dag(
+        launch(entry_point=python(f"open({str(marker)!r}, 'w')"), resource_args={"cwd": ".", "envs": {}})
+    )
     assert task_states(dag_run) == {"job": "failed"}
     assert not marker.exists() and "job_id" not in xcom.get("job", {})
     assert "local-process: envs = {}: expected one of the known keys ['cwd', 'env']; did you mean 'env'?" in (
-        capfd.readouterr().out)
+        capfd.readouterr().out
+    )

@@ -12,4 +12,5 @@ def test_providers_manager_registers_the_provider_and_wandb_connection_type():
     assert hook is not None and hook.hook_class_name == "airflow_wandb_launch.hooks.wandb.WandbHook"
     assert hook.connection_id_attribute_name == "wandb_conn_id"
     assert {"airflow_wandb_launch.links.WandbRunLink", "airflow_wandb_launch.links.CloudJobLink"} <= set(
-        manager.extra_links_class_names)
+        manager.extra_links_class_names
+    )

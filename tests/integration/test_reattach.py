@@ -24,9 +24,17 @@ def test_retry_reattaches_to_the_running_job(sagemaker, container, monkeypatch, 
     # Try 1: its status reads all fail (1 on the worker, 5 in the trigger), so it gives up and fails.
     sagemaker.faults.inject(500, times=6, method="DescribeTrainingJob")
 
-    dag_run, xcom = run_dag(lambda: WandbLaunchSageMakerOperator(
-        task_id="train", image=IMAGE, resource_args=SEED_CONFIG, project="sm-tests", poll_interval=0.01,
-        retries=1, retry_delay=timedelta(0)))
+    dag_run, xcom = run_dag(
+        lambda: WandbLaunchSageMakerOperator(
+            task_id="train",
+            image=IMAGE,
+            resource_args=SEED_CONFIG,
+            project="sm-tests",
+            poll_interval=0.01,
+            retries=1,
+            retry_delay=timedelta(0),
+        )
+    )
 
     assert task_states(dag_run) == {"train": "success"}
     [job] = sagemaker.job_names()  # one job, not two

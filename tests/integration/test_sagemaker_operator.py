@@ -20,8 +20,14 @@ pytestmark = pytest.mark.usefixtures("airflow_db")
 
 
 def train(**overrides):
-    kwargs = {"task_id": "train", "image": IMAGE, "resource_args": SEED_CONFIG, "project": "sm-tests",
-              "run_config": {"lr": 0.1}, "poll_interval": 0.2}
+    kwargs = {
+        "task_id": "train",
+        "image": IMAGE,
+        "resource_args": SEED_CONFIG,
+        "project": "sm-tests",
+        "run_config": {"lr": 0.1},
+        "poll_interval": 0.2,
+    }
     return lambda: WandbLaunchSageMakerOperator(**{**kwargs, **overrides})
 
 
@@ -52,8 +58,15 @@ def test_success_returns_the_runs_summary_and_artifacts(sagemaker, container, tr
     assert result["job_state"] == "succeeded" and result["run_state"] == "finished"
     assert result["run_path"] == f"{ENTITY}/sm-tests/{run_id}" == xcom["train"]["run_path"]
     assert result["summary"] == {"loss": 0.12, "accuracy": 0.91}
-    assert result["artifacts"] == [{"name": "model", "type": "model", "version": "v0", "aliases": ["latest"],
-                                    "uri": f"wandb-artifact://{ENTITY}/sm-tests/model:v0"}]
+    assert result["artifacts"] == [
+        {
+            "name": "model",
+            "type": "model",
+            "version": "v0",
+            "aliases": ["latest"],
+            "uri": f"wandb-artifact://{ENTITY}/sm-tests/model:v0",
+        }
+    ]
     assert result["run_url"] == f"{container.server.base_url}/{ENTITY}/sm-tests/runs/{run_id}"
     assert result["job_url"].endswith(f"#/jobs/{job}") and "sagemaker" in result["job_url"]
     # the job was given its run identity, and it deferred (polls came from the trigger)
