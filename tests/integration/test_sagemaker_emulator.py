@@ -17,12 +17,10 @@ from tests.emulators.sagemaker import SageMakerEmulator
 BUCKET = "wandb-launch-test"
 
 
-@pytest.fixture(scope="module")
-def _server() -> Iterator[SageMakerEmulator]:
-    started = time.perf_counter()
-    with SageMakerEmulator() as emulator:
-        emulator.started_in = time.perf_counter() - started  # type: ignore[attr-defined]
-        yield emulator
+@pytest.fixture
+def _server(_sagemaker_server: SageMakerEmulator) -> Iterator[SageMakerEmulator]:
+    """The session's emulator (one per process: its patches are class-wide)."""
+    yield _sagemaker_server
 
 
 @pytest.fixture
@@ -208,7 +206,6 @@ def test_reset_forgets_jobs(sm: SageMakerEmulator) -> None:
 def test_restart_binds_a_new_loopback_port_and_undoes_patches(sm: SageMakerEmulator) -> None:
     from moto.sagemaker.responses import SageMakerResponse
 
-    assert sm.started_in < 2  # type: ignore[attr-defined]
     assert sm.endpoint_url.startswith("http://127.0.0.1:") and not sm.endpoint_url.endswith(":0")
     old_url = sm.endpoint_url
     with pytest.raises(RuntimeError):
