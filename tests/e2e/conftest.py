@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import sqlite3
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from tests.conftest import ENTITY, ROOT
 from tests.e2e.stack import AirflowStack
 
 DAG_ID = "sagemaker_training"
+TIMINGS: list[dict[str, float]] = []  # each stack's, for the terminal summary
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -33,9 +35,14 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Itera
 @pytest.fixture(scope="module")
 def airflow_stack(tmp_path_factory: pytest.TempPathFactory, _sagemaker_server, wandb_server) -> Iterator[AirflowStack]:
     """A migrated, healthy stack serving example_dags/, with ``sagemaker_training`` parsed and unpaused."""
+    started = time.monotonic()
     home = tmp_path_factory.mktemp("e2e")
-    wandb_conn = {"conn_type": "wandb", "password": wandb_server.api_key, "host": wandb_server.base_url,
-                  "extra": {"entity": ENTITY}}
+    wandb_conn = {
+        "conn_type": "wandb",
+        "password": wandb_server.api_key,
+        "host": wandb_server.base_url,
+        "extra": {"entity": ENTITY},
+    }
     env = {
         "AIRFLOW_CONN_AWS_DEFAULT": _sagemaker_server.airflow_conn_env(),
         "AIRFLOW_CONN_WANDB_DEFAULT": json.dumps(wandb_conn),
@@ -55,10 +62,20 @@ def airflow_stack(tmp_path_factory: pytest.TempPathFactory, _sagemaker_server, w
         stack.wait_for_dag(DAG_ID)
         stack.unpause(DAG_ID)
         yield stack
-    print(f"\ne2e timings (s): {', '.join(f'{k} {v:.1f}' for k, v in stack.timings.items())}")
+    stack.timings["module total"] = time.monotonic() - started
+    TIMINGS.append(stack.timings)
 
 
-def read_trigger_rows(db: Path) -> list[tuple[int, str, str]]:
-    """``(id, classpath, kwargs)`` of each row of the metadata DB's trigger table (kwargs as stored)."""
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    for timings in TIMINGS:
+        terminalreporter.write_line("e2e timings (s): " + ", ".join(f"{k} {v:.1f}" for k, v in timings.items()))
+
+
+def read_trigger(db: Path, dag_id: str, run_id: str, task_id: str) -> tuple[str, str] | None:
+    """``(classpath, kwargs as stored)`` of the trigger a deferred task waits on, read from the metadata DB."""
+    query = (
+        "SELECT t.classpath, t.kwargs FROM trigger t JOIN task_instance ti ON ti.trigger_id = t.id"
+        " WHERE ti.dag_id = ? AND ti.run_id = ? AND ti.task_id = ?"
+    )
     with contextlib.closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=10)) as conn:
-        return conn.execute("SELECT id, classpath, kwargs FROM trigger").fetchall()
+        return conn.execute(query, (dag_id, run_id, task_id)).fetchone()

@@ -1,7 +1,8 @@
 """A real Airflow 3 stack on loopback for end-to-end tests: api-server, scheduler, triggerer and dag-processor.
 
 Each component is its own process (own process group) sharing a temp ``AIRFLOW_HOME``, a SQLite metadata DB and
-LocalExecutor, configured like docker-compose.yaml. The REST API (``/api/v2``) needs no token: with
+LocalExecutor, configured like docker-compose.yaml (same executor, auth manager and env names; no scheduler
+health-check server: it would bind 0.0.0.0). The REST API (``/api/v2``) needs no token: with
 ``SIMPLE_AUTH_MANAGER_ALL_ADMINS=True`` the simple auth manager's middleware adds an admin JWT to every request::
 
     stack = AirflowStack(home, dags_folder, env={"AIRFLOW_CONN_AWS_DEFAULT": ...})
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import json
 import os
 import signal
 import socket
@@ -35,12 +37,13 @@ COMPONENTS: dict[str, list[str]] = {
     "triggerer": ["triggerer", "--skip-serve-logs"],
     "dag-processor": ["dag-processor"],
 }
+SIMPLE_AUTH_MANAGER = "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager"
 HEALTH_KEYS = ("metadatabase", "scheduler", "triggerer", "dag_processor")
 TERMINAL_RUN_STATES = frozenset({"success", "failed"})
 
 
 class StackError(RuntimeError):
-    """The stack did not start, a component died, or a wait timed out; the message ends with the logs' tails."""
+    """A REST call failed; or the stack did not start, a component died, a wait timed out (with the logs' tails)."""
 
 
 def free_port() -> int:
@@ -71,7 +74,7 @@ class AirflowStack:
             "AIRFLOW__CORE__DAGS_FOLDER": str(Path(dags_folder).resolve()),
             "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
             "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
-            "AIRFLOW__CORE__AUTH_MANAGER": "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager",
+            "AIRFLOW__CORE__AUTH_MANAGER": SIMPLE_AUTH_MANAGER,
             "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
             "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
             "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{self.base_url}/execution/",
@@ -86,6 +89,8 @@ class AirflowStack:
             "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "1",
             "AIRFLOW__SCHEDULER__JOB_HEARTBEAT_SEC": "2",
             "AIRFLOW__TRIGGERER__JOB_HEARTBEAT_SEC": "2",
+            # the task supervisor notices its worker exited (e.g. on defer) within this many seconds
+            "AIRFLOW__WORKERS__MIN_HEARTBEAT_INTERVAL": "1",
             "AIRFLOW__DAG_PROCESSOR__PARSING_PROCESSES": "1",
             "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
             "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "10",
@@ -103,7 +108,8 @@ class AirflowStack:
         started = time.monotonic()
         done = subprocess.run([AIRFLOW, "db", "migrate"], env=self.env, capture_output=True, text=True)
         if done.returncode:
-            raise StackError(f"airflow db migrate failed ({done.returncode}):\n{done.stdout[-3000:]}{done.stderr[-3000:]}")
+            output = f"{done.stdout[-3000:]}{done.stderr[-3000:]}"
+            raise StackError(f"airflow db migrate failed ({done.returncode}):\n{output}")
         self.timings["migrate"] = time.monotonic() - started
 
     def log_file(self, component: str) -> Path:
@@ -116,11 +122,19 @@ class AirflowStack:
         for name, args in COMPONENTS.items():
             log = self._logs[name] = self.log_file(name).open("wb")
             self._procs[name] = subprocess.Popen(
-                [AIRFLOW, *args], env=self.env, cwd=self.home, stdout=log, stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL, start_new_session=True,
+                [AIRFLOW, *args],
+                env=self.env,
+                cwd=self.home,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,  # its own process group: stop() ends it with all its children
             )
         try:
             self._wait(self._healthy, timeout, "all components healthy")
+            # the api-server builds the execution API on its first call (~4 s): warm it up before a task's
+            # first call, which would otherwise time out (5 s) and retry
+            self._wait(self._execution_api_up, 60, "the execution API")
         except BaseException:
             self.stop()
             raise
@@ -185,6 +199,9 @@ class AirflowStack:
         health = response.json()
         return all((health.get(key) or {}).get("status") == "healthy" for key in HEALTH_KEYS)
 
+    def _execution_api_up(self) -> bool:
+        return self._http.get(f"{self.base_url}/execution/health", timeout=60).status_code == 200
+
     # -- REST ---------------------------------------------------------------------------------------
     def api(self, method: str, path: str, **kwargs: Any) -> Any:
         """Call ``/api/v2{path}`` and return the JSON body; raise on an HTTP error."""
@@ -206,7 +223,8 @@ class AirflowStack:
 
     def trigger(self, dag_id: str, conf: dict[str, Any] | None = None) -> str:
         """Trigger a DAG run now; return its run id."""
-        return self.api("POST", f"/dags/{dag_id}/dagRuns", json={"logical_date": None, "conf": conf or {}})["dag_run_id"]
+        run = self.api("POST", f"/dags/{dag_id}/dagRuns", json={"logical_date": None, "conf": conf or {}})
+        return run["dag_run_id"]
 
     def dag_run(self, dag_id: str, run_id: str) -> dict[str, Any]:
         return self.api("GET", f"/dags/{dag_id}/dagRuns/{run_id}")
@@ -229,7 +247,9 @@ class AirflowStack:
 
         started = time.monotonic()
         run = self._wait(done, timeout, f"dag run {dag_id}/{run_id} to finish", interval)
-        self.timings[f"run {run_id}"] = time.monotonic() - started
+        self.timings[f"run {sum(k.startswith('run') for k in self.timings) + 1} ({run['state']})"] = (
+            time.monotonic() - started
+        )
         return run
 
     def task_instances(self, dag_id: str, run_id: str) -> dict[str, dict[str, Any]]:
@@ -249,5 +269,12 @@ class AirflowStack:
             params={"full_content": "true"},
             headers={"Accept": "application/json"},
         )
-        content = body["content"]
-        return "\n".join(str(e.get("event", e)) if isinstance(e, dict) else str(e) for e in content)
+        return "\n".join(_log_line(entry) for entry in body["content"])
+
+
+def _log_line(entry: dict[str, Any] | str) -> str:
+    """One structured log entry as text: its event, then its other fields (error details, ...) as JSON."""
+    if not isinstance(entry, dict):
+        return str(entry)
+    rest = {k: v for k, v in entry.items() if k not in ("event", "timestamp", "level", "logger")}
+    return f"{entry.get('event', '')} {json.dumps(rest, default=str)}" if rest else str(entry.get("event", ""))

@@ -48,7 +48,7 @@ def triggers(monkeypatch):
 
 def test_success_returns_the_runs_summary_and_artifacts(sagemaker, container, triggers, capfd):
     sagemaker.script(Lifecycle(("InProgress", 3), "Completed"))
-    dag_run, xcom = run_dag(train())
+    dag_run, xcom = run_dag(train(project="sm-success"))
     assert task_states(dag_run) == {"train": "success"}
 
     [job] = sagemaker.job_names()
@@ -56,7 +56,7 @@ def test_success_returns_the_runs_summary_and_artifacts(sagemaker, container, tr
     run_id = xcom["train"]["run_id"]
     assert result["job_id"] == job == xcom["train"]["job_id"]
     assert result["job_state"] == "succeeded" and result["run_state"] == "finished"
-    assert result["run_path"] == f"{ENTITY}/sm-tests/{run_id}" == xcom["train"]["run_path"]
+    assert result["run_path"] == f"{ENTITY}/sm-success/{run_id}" == xcom["train"]["run_path"]
     assert result["summary"] == {"loss": 0.12, "accuracy": 0.91}
     assert result["artifacts"] == [
         {
@@ -64,14 +64,14 @@ def test_success_returns_the_runs_summary_and_artifacts(sagemaker, container, tr
             "type": "model",
             "version": "v0",
             "aliases": ["latest"],
-            "uri": f"wandb-artifact://{ENTITY}/sm-tests/model:v0",
+            "uri": f"wandb-artifact://{ENTITY}/sm-success/model:v0",
         }
     ]
-    assert result["run_url"] == f"{container.server.base_url}/{ENTITY}/sm-tests/runs/{run_id}"
+    assert result["run_url"] == f"{container.server.base_url}/{ENTITY}/sm-success/runs/{run_id}"
     assert result["job_url"].endswith(f"#/jobs/{job}") and "sagemaker" in result["job_url"]
     # the job was given its run identity, and it deferred (polls came from the trigger)
     env = sagemaker.create_request(job)["Environment"]
-    assert env["WANDB_RUN_ID"] == run_id and env["WANDB_PROJECT"] == "sm-tests" and env["WANDB_ENTITY"] == ENTITY
+    assert env["WANDB_RUN_ID"] == run_id and env["WANDB_PROJECT"] == "sm-success" and env["WANDB_ENTITY"] == ENTITY
     assert json.loads(env["WANDB_CONFIG"]) == {"lr": 0.1}
     assert len(triggers) == 1 and sagemaker.describe_count(job) == 4
     # the W&B API key went to the job, and nowhere else
