@@ -105,3 +105,20 @@ def container(sagemaker, wandb_conn):
     stand_in = TrainingContainer(wandb_conn)
     sagemaker.on_create.append(stand_in)
     return stand_in
+
+
+@pytest.fixture
+def triggers(monkeypatch):
+    """Every LaunchJobTrigger an operator deferred to, as serialized into the metadata DB."""
+    from airflow_wandb_launch.triggers.launch import LaunchJobTrigger
+
+    seen: list[dict] = []
+    original = LaunchJobTrigger.serialize
+
+    def recording(self):
+        classpath, kwargs = original(self)
+        seen.append(kwargs)
+        return classpath, kwargs
+
+    monkeypatch.setattr(LaunchJobTrigger, "serialize", recording)
+    return seen

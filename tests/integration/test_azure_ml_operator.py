@@ -80,21 +80,6 @@ def container(aml, wandb_conn):
     return stand_in
 
 
-@pytest.fixture
-def triggers(monkeypatch):
-    """Every trigger the operator deferred to, as serialized into the metadata DB."""
-    seen: list[dict] = []
-    original = LaunchJobTrigger.serialize
-
-    def recording(self):
-        classpath, kwargs = original(self)
-        seen.append(kwargs)
-        return classpath, kwargs
-
-    monkeypatch.setattr(LaunchJobTrigger, "serialize", recording)
-    return seen
-
-
 def train(**overrides):
     from airflow_wandb_launch.operators.azure_ml import WandbLaunchAzureMLOperator
 

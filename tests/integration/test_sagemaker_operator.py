@@ -8,7 +8,6 @@ from datetime import timedelta
 import pytest
 
 from airflow_wandb_launch.operators import WandbLaunchSageMakerOperator
-from airflow_wandb_launch.triggers.launch import LaunchJobTrigger
 from tests.conftest import ENTITY, ROOT
 from tests.emulators.lifecycle import Lifecycle
 from tests.helpers.airflow import run_dag, task_states
@@ -29,21 +28,6 @@ def train(**overrides):
         "poll_interval": 0.2,
     }
     return lambda: WandbLaunchSageMakerOperator(**{**kwargs, **overrides})
-
-
-@pytest.fixture
-def triggers(monkeypatch):
-    """Every trigger the operator deferred to, as serialized into the metadata DB."""
-    seen: list[dict] = []
-    original = LaunchJobTrigger.serialize
-
-    def recording(self):
-        classpath, kwargs = original(self)
-        seen.append(kwargs)
-        return classpath, kwargs
-
-    monkeypatch.setattr(LaunchJobTrigger, "serialize", recording)
-    return seen
 
 
 def test_success_returns_the_runs_summary_and_artifacts(sagemaker, container, triggers, capfd):

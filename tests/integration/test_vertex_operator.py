@@ -58,21 +58,6 @@ def container(vertex, wandb_conn):
     return stand_in
 
 
-@pytest.fixture
-def triggers(monkeypatch):
-    """Every trigger the operator deferred to, as serialized into the metadata DB."""
-    seen: list[dict] = []
-    original = LaunchJobTrigger.serialize
-
-    def recording(self):
-        classpath, kwargs = original(self)
-        seen.append(kwargs)
-        return classpath, kwargs
-
-    monkeypatch.setattr(LaunchJobTrigger, "serialize", recording)
-    return seen
-
-
 def train(**overrides):
     kwargs = {
         "task_id": "train",
