@@ -36,8 +36,13 @@ print(json.dumps({"seconds": elapsed, "heavy": [m for m in sys.argv[2:] if m in 
 def measure(module: str, repeat: int) -> tuple[float, list[str]]:
     times, heavy = [], []
     for _ in range(repeat):
-        out = subprocess.run([sys.executable, "-c", PROBE, module, *HEAVY], capture_output=True, text=True,
-                             check=True, cwd=sys.path[0] + "/..").stdout
+        out = subprocess.run(
+            [sys.executable, "-c", PROBE, module, *HEAVY],
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=sys.path[0] + "/..",
+        ).stdout
         result = json.loads(out.strip().splitlines()[-1])
         times.append(result["seconds"])
         heavy = result["heavy"]
