@@ -23,9 +23,31 @@ def get_provider_info() -> dict[str, Any]:
                 "tags": ["ml"],
             }
         ],
-        "operators": [{"integration-name": INTEGRATION, "python-modules": ["airflow_wandb_launch.operators.launch"]}],
+        "operators": [
+            {
+                "integration-name": INTEGRATION,
+                "python-modules": ["airflow_wandb_launch.operators.launch", "airflow_wandb_launch.operators.queue"],
+            }
+        ],
         "hooks": [{"integration-name": INTEGRATION, "python-modules": ["airflow_wandb_launch.hooks.wandb"]}],
-        "triggers": [{"integration-name": INTEGRATION, "python-modules": ["airflow_wandb_launch.triggers.launch"]}],
+        "triggers": [
+            {
+                "integration-name": INTEGRATION,
+                "python-modules": [
+                    "airflow_wandb_launch.triggers.launch",
+                    "airflow_wandb_launch.triggers.wandb",
+                    "airflow_wandb_launch.triggers.queue",
+                ],
+            }
+        ],
+        "sensors": [{"integration-name": INTEGRATION, "python-modules": ["airflow_wandb_launch.sensors.wandb"]}],
+        "asset-uris": [
+            {
+                "schemes": ["wandb-artifact"],
+                "handler": "airflow_wandb_launch.assets.sanitize_uri",
+                "factory": "airflow_wandb_launch.assets.create_asset",
+            }
+        ],
         "extra-links": [
             "airflow_wandb_launch.links.WandbRunLink",
             "airflow_wandb_launch.links.CloudJobLink",

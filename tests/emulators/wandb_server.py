@@ -26,6 +26,8 @@ from graphql import GraphQLError, parse, value_from_ast_untyped
 from graphql.language import ast
 
 from tests.emulators.wandb_artifacts import JOB_FILE, SIGNED_PREFIX, ArtifactFiles, job_spec
+from tests.emulators.wandb_queue import LaunchQueues
+from tests.emulators.wandb_versions import ArtifactVersions
 
 log = logging.getLogger(__name__)
 
@@ -113,6 +115,10 @@ class WandbServer:
             "FetchArtifactManifest": self._artifact_by_id,
             "ArtifactByID": self._artifact_by_id,
         }
+        self.versions = ArtifactVersions(self)  # artifact versions/aliases, read-scripted changes
+        self._handlers.update(self.versions.handlers())
+        self.queues = LaunchQueues(self)  # W&B Launch run queues and a scripted agent
+        self._handlers.update(self.queues.handlers(self._handlers))
 
     # --- lifecycle -------------------------------------------------------------------------------
 
@@ -206,6 +212,7 @@ class WandbServer:
                 "manifest": manifest,
                 "file_count": len(files or {}),
                 "size": size,
+                "metadata": dict(spec.get("metadata") or {}),
             }
         )
         aliases = self._aliases.setdefault(key, {})
@@ -310,7 +317,7 @@ class WandbServer:
             "versionIndex": index,
             "artifactType": {"name": version["type"]},
             **dict.fromkeys(("description", "historyStep", "commitHash"), None),
-            "metadata": "{}",
+            "metadata": json.dumps(version.get("metadata") or {}),
             "ttlDurationSeconds": -1,
             "ttlIsInherited": True,
             "tags": [],

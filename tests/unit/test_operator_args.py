@@ -164,7 +164,7 @@ def test_template_fields():
 # --- lazy imports ----------------------------------------------------------------------------------------------------
 
 
-LAZY_MODULES = ("airflow_wandb_launch.operators", "airflow_wandb_launch.hooks")
+LAZY_MODULES = ("airflow_wandb_launch.operators", "airflow_wandb_launch.hooks", "airflow_wandb_launch.sensors")
 
 
 def _start_import_check(module: str) -> subprocess.Popen:
@@ -233,7 +233,7 @@ def test_provider_info_modules_and_classes_exist(provider_info):
     from airflow_wandb_launch import __version__
 
     assert __version__ in provider_info["versions"]
-    for section in ("operators", "hooks", "triggers"):
+    for section in ("operators", "hooks", "triggers", "sensors"):
         for entry in provider_info[section]:
             for module_name in entry["python-modules"]:
                 importlib.import_module(module_name)

@@ -2,12 +2,14 @@
 
 from airflow_wandb_launch.operators.azure_ml import WandbLaunchAzureMLOperator
 from airflow_wandb_launch.operators.launch import WandbLaunchOperator
+from airflow_wandb_launch.operators.queue import WandbLaunchQueueOperator
 from airflow_wandb_launch.operators.sagemaker import WandbLaunchSageMakerOperator
 from airflow_wandb_launch.operators.vertex import WandbLaunchVertexAIOperator
 
 __all__ = [
     "WandbLaunchAzureMLOperator",
     "WandbLaunchOperator",
+    "WandbLaunchQueueOperator",
     "WandbLaunchSageMakerOperator",
     "WandbLaunchVertexAIOperator",
 ]

@@ -14,6 +14,7 @@ from airflow.sdk import BaseOperator, Context
 from airflow.sdk.bases.operator import TRIGGER_FAIL_REPR
 from airflow.sdk.exceptions import TaskDeferred
 
+from airflow_wandb_launch.assets import record_artifact_events
 from airflow_wandb_launch.backends import BACKENDS, Backend, backend_class, canonical_resource
 from airflow_wandb_launch.errors import LaunchJobFailed, ResourceArgsError
 from airflow_wandb_launch.hooks.wandb import WandbHook
@@ -343,6 +344,7 @@ class WandbLaunchOperator(BaseOperator):
         run = run or RunInfo(state=None)
         _state_store_delete(context)
         result = launch_result(ref, status, job_url=job_url, run_id=run_id, run_path=run_path, run=run)
+        record_artifact_events(self, context, result)  # wandb-artifact outlets: event only for logged versions
         self.log.info(
             "W&B run %s %s; summary %s; artifacts %s",
             run_path,

@@ -11,6 +11,7 @@ from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from airflow_wandb_launch.backends import Backend, make_backend
 from airflow_wandb_launch.results import JobRef, JobState, JobStatus
+from airflow_wandb_launch.triggers.deferral import task_still_deferred
 
 #: consecutive failed status reads tolerated before the trigger gives up (transient API faults).
 MAX_READ_ERRORS = 5
@@ -131,23 +132,7 @@ class LaunchJobTrigger(BaseTrigger):
         await self.backend.acancel(ref)
 
     async def _task_still_deferred(self) -> bool:
-        ti = getattr(self, "task_instance", None)
-        if ti is None:
-            return False
-        try:
-            from airflow.sdk.execution_time.task_runner import RuntimeTaskInstance
-            from asgiref.sync import sync_to_async
-
-            states = await sync_to_async(RuntimeTaskInstance.get_task_states)(
-                dag_id=ti.dag_id,
-                task_ids=[ti.task_id],
-                run_ids=[ti.run_id],
-                map_index=ti.map_index,
-            )
-            return states[ti.run_id][ti.task_id] == "deferred"
-        except Exception as err:
-            self.log.warning("Could not read the task's state (%s); treating on_kill as a kill.", err)
-            return False
+        return await task_still_deferred(self)
 
     async def cleanup(self) -> None:
         if self._backend is not None:
