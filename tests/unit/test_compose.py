@@ -380,3 +380,14 @@ def test_docs_match_compose_file(services: dict[str, dict]) -> None:
         assert var in docs, var
     for name in {m.group(1) for m in INTERPOLATION_RE.finditer(COMPOSE_FILE.read_text())}:
         assert name in docs, f"{name} is used by docker-compose.yaml but not documented"
+
+
+def test_readme_compose_commands_are_the_walk_throughs() -> None:
+    """The README's short compose section runs the same commands, in the same order, as docs/docker-compose.md."""
+    readme = (REPO_ROOT / "README.md").read_text()
+    section = readme.split("## Run it with Docker Compose", 1)[1].split("\n## ", 1)[0]
+    commands = [line.split("#")[0].strip() for line in section.splitlines() if line.startswith(("cp ", "docker "))]
+    assert commands == ["cp .env.example .env", "docker compose up airflow-init", "docker compose up -d"]
+    docs = COMPOSE_DOCS.read_text()
+    positions = [docs.index(command) for command in commands]
+    assert positions == sorted(positions)
