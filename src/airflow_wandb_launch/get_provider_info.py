@@ -26,7 +26,11 @@ def get_provider_info() -> dict[str, Any]:
         "operators": [
             {
                 "integration-name": INTEGRATION,
-                "python-modules": ["airflow_wandb_launch.operators.launch", "airflow_wandb_launch.operators.queue"],
+                "python-modules": [
+                    "airflow_wandb_launch.operators.launch",
+                    "airflow_wandb_launch.operators.queue",
+                    "airflow_wandb_launch.operators.compare",
+                ],
             }
         ],
         "hooks": [{"integration-name": INTEGRATION, "python-modules": ["airflow_wandb_launch.hooks.wandb"]}],

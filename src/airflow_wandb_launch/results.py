@@ -82,9 +82,19 @@ def artifact_uri(entity: str | None, project: str, name: str, version: str) -> s
 
 
 def launch_result(
-    ref: JobRef, status: JobStatus, *, job_url: str | None, run_id: str, run_path: str, run: RunInfo
+    ref: JobRef,
+    status: JobStatus,
+    *,
+    job_url: str | None,
+    run_id: str,
+    run_path: str,
+    run: RunInfo,
+    cost: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The task's return value (CONTRACT.md's LaunchResult)."""
+    """The task's return value (CONTRACT.md's LaunchResult, plus ``cost_usd`` and ``cost``: the estimate, or None).
+
+    :param cost: the job's estimated cost (``costs.cost_dict``), None when there is none.
+    """
     result: dict[str, Any] = {
         "resource": ref.resource,
         "job_id": ref.job_id,
@@ -96,7 +106,31 @@ def launch_result(
         "run_state": run.state,
         "summary": run.summary,
         "artifacts": run.artifacts,
+        "cost_usd": cost["usd"] if cost else None,
+        "cost": cost,
     }
     if run.offline:
         result["offline"] = True
     return result
+
+
+def failure_record(ref: JobRef, status: JobStatus, reason: str, cost: dict[str, Any] | None) -> dict[str, Any]:
+    """XCom ``failure`` of a launch task that failed after its job ended: which job, why, and what it cost.
+
+    :param ref: the job.
+    :param status: its last status.
+    :param reason: the task's failure message (without links).
+    :param cost: its estimated cost (``costs.cost_dict``), or None.
+    """
+    return {
+        "failed": True,
+        "resource": ref.resource,
+        "job_id": ref.job_id,
+        "job_state": status.state.value,
+        "cloud_state": status.cloud_state,
+        "run_id": ref.extra.get("run_id"),
+        "run_path": ref.extra.get("run_path"),
+        "reason": reason,
+        "cost_usd": cost["usd"] if cost else None,
+        "cost": cost,
+    }

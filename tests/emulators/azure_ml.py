@@ -34,6 +34,7 @@ from urllib.parse import parse_qs
 from tests.emulators.lifecycle import Faults, Lifecycle
 
 TERMINAL = frozenset({"Completed", "Failed", "Canceled"})
+_RUN_HISTORY_FIELDS = ("error", "startTimeUtc", "endTimeUtc")
 DEFAULT_ERROR = {"code": "UserError", "message": "Execution failed. User process exited with code 1."}
 _FAULT_CODES = {429: "TooManyRequests", 500: "InternalServerError", 502: "BadGateway", 503: "ServiceUnavailable"}
 _WS = (
@@ -74,8 +75,9 @@ class FakeCredential:
 class AzureMLEmulator:
     """One Azure ML workspace served on ``127.0.0.1``; jobs follow scripted lifecycles.
 
-    A step's ``fields`` are merged into the job's ``properties``, except ``error`` (a message or
-    ``{"code", "message"}``), which a ``Failed`` run reports from Run History.
+    A step's ``fields`` are merged into the job's ``properties``, except the Run History ones: ``error`` (a
+    message or ``{"code", "message"}``), which a ``Failed`` run reports, and ``startTimeUtc`` / ``endTimeUtc``
+    (ISO 8601), which override the times Run History reports (else: the first read running, the first ended).
     ``tls=True`` serves https with a throwaway certificate (``ca_file``, for ``REQUESTS_CA_BUNDLE``):
     MLClient refuses bearer tokens over http on its workspace and Run History clients.
     """
@@ -155,6 +157,7 @@ class AzureMLEmulator:
             self._cancels: list[str] = []
             self._gets: dict[str, int] = {}
             self._cancel_polls: dict[str, int] = {}
+            self._times: dict[str, dict[str, str]] = {}  # job -> Run History startTimeUtc / endTimeUtc
             self.requests: list[tuple[str, str]] = []  # (method, path) of every request received
             self.authorizations: list[str] = []  # the Authorization header of every request
         self.faults = Faults()
@@ -236,11 +239,17 @@ class AzureMLEmulator:
             return _error(404, "UserError", f"Could not find job with name {name}.")
         with self._lock:
             self._gets[name] = self._gets.get(name, 0) + 1
-        return 200, self._job_json(name, self._lifecycles[name].read()), {}
+            step = self._lifecycles[name].read()
+            times, now = self._times.setdefault(name, {}), datetime.now(UTC).isoformat()
+            if step.state in ("Running", "Finalizing", *TERMINAL):
+                times.setdefault("startTimeUtc", now)
+            if step.state in TERMINAL:
+                times.setdefault("endTimeUtc", now)
+        return 200, self._job_json(name, step), {}
 
     def _job_json(self, name: str, step: Any) -> dict[str, Any]:
         props = {"experimentName": "Default", "displayName": name, **self._requests[name]["properties"]}
-        props.update({k: v for k, v in step.fields.items() if k != "error"})
+        props.update({k: v for k, v in step.fields.items() if k not in _RUN_HISTORY_FIELDS})
         studio = f"https://ml.azure.com/runs/{name}?wsid={self._arm_id()}"
         props["services"] = {
             "Tracking": {"jobServiceType": "Tracking", "endpoint": f"azureml://{self.workspace}/mlflow"},
@@ -288,6 +297,8 @@ class AzureMLEmulator:
             return _error(404, "UserError", f"Run {name} was not found.")
         step = self._lifecycles[name].current
         run: dict[str, Any] = {"runId": name, "status": step.state, "experimentId": "default"}
+        run.update(self._times.get(name, {}))
+        run.update({k: v for k, v in step.fields.items() if k in ("startTimeUtc", "endTimeUtc")})
         if step.state == "Failed":
             error = step.fields.get("error", DEFAULT_ERROR)
             run["error"] = {"error": {"code": "UserError", "message": error} if isinstance(error, str) else error}

@@ -6,7 +6,8 @@ handlers are patched (in this process, so callers in other processes see the sam
 * ``CreateTrainingJob`` records the JSON body as received and gives the job a ``Lifecycle``
   (a named script, else the next queued script, else a copy of ``default_lifecycle``);
   a second job with the same name is refused with ``ResourceInUse``, as on AWS.
-* ``DescribeTrainingJob`` advances that lifecycle by one read and reports its step.
+* ``DescribeTrainingJob`` advances that lifecycle by one read and reports its step (an ended job with its
+  ``TrainingTimeInSeconds`` and ``BillableTimeInSeconds``, which a step's fields may script).
 * ``StopTrainingJob`` (missing from moto) is recorded and turns the job Stopping, then Stopped.
 * ``faults`` are served before moto sees the call; ``Faults.inject(..., method=...)`` takes the
   operation name (``"DescribeTrainingJob"``), not the HTTP method (always POST here)::
@@ -212,6 +213,7 @@ class SageMakerEmulator:
             response = job.response_object
             if environment := self._requests.get(name, {}).get("Environment"):
                 response["Environment"] = environment  # moto drops it
+            response.update(_training_seconds(job))
             return {**response, **(step.fields if step else {})}
 
     @staticmethod
@@ -250,6 +252,19 @@ class SageMakerEmulator:
         for name, handler in handlers.items():
             self._originals[name] = SageMakerResponse.__dict__.get(name)
             setattr(SageMakerResponse, name, handler)
+
+
+def _training_seconds(job: FakeTrainingJob) -> dict[str, int]:
+    """An ended job's TrainingTimeInSeconds and BillableTimeInSeconds (moto reports neither): its wall time.
+
+    A step's scripted fields (``{"BillableTimeInSeconds": 600}``) override these, as for a spot job's savings.
+    """
+    if job.training_job_status not in TERMINAL or job.training_end_time is None:
+        return {}
+    start, end = job.training_start_time, job.training_end_time
+    start, end = (t if t.tzinfo else t.replace(tzinfo=UTC) for t in (start, end))
+    seconds = max(0, int((end - start).total_seconds()))
+    return {"TrainingTimeInSeconds": seconds, "BillableTimeInSeconds": seconds}
 
 
 # -- the patched SageMakerResponse methods ------------------------------------------------------

@@ -27,6 +27,7 @@ from graphql.language import ast
 
 from tests.emulators.wandb_artifacts import JOB_FILE, SIGNED_PREFIX, ArtifactFiles, job_spec
 from tests.emulators.wandb_queue import LaunchQueues
+from tests.emulators.wandb_run_updates import RunUpdates
 from tests.emulators.wandb_versions import ArtifactVersions
 
 log = logging.getLogger(__name__)
@@ -119,6 +120,8 @@ class WandbServer:
         self._handlers.update(self.versions.handlers())
         self.queues = LaunchQueues(self)  # W&B Launch run queues and a scripted agent
         self._handlers.update(self.queues.handlers(self._handlers))
+        self.run_updates = RunUpdates(self)  # UpsertBucket: summary and tag updates from the SDK
+        self._handlers.update(self.run_updates.handlers())
 
     # --- lifecycle -------------------------------------------------------------------------------
 

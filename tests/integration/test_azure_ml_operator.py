@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 from datetime import timedelta
 
 import pytest
@@ -21,53 +20,10 @@ from tests.conftest import ENTITY, ROOT
 from tests.emulators.azure_ml import AzureMLEmulator
 from tests.emulators.lifecycle import Lifecycle
 from tests.helpers.airflow import run_dag, task_states, write_to_db, xcoms
+from tests.helpers.clouds import azure_conn
 
 IMAGE = "myregistry.azurecr.io/train:1"
 CLUSTER = {"compute": "gpu-cluster", "instance_count": 2, "queue_settings": {"job_tier": "Spot"}}
-LOOPBACK = {"127.0.0.1", "localhost", socket.gethostname(), socket.getfqdn()}
-
-
-@pytest.fixture(scope="session")
-def _aml_server():
-    with AzureMLEmulator(tls=True) as emulator:
-        yield emulator
-
-
-def azure_conn(aml: AzureMLEmulator, **extra) -> str:
-    """An ``azure`` connection with a client secret whose authority is the emulator (no Entra, no network)."""
-    extras = {
-        "tenantId": "tenant-1",
-        "authority_host": aml.base_url,
-        "disable_instance_discovery": True,
-        "subscriptionId": aml.subscription_id,
-        "resource_group": aml.resource_group,
-        "workspace_name": aml.workspace,
-        **extra,
-    }
-    conn = {"conn_type": "azure", "login": "emulator-client", "password": "emulator-secret", "extra": extras}
-    return json.dumps(conn)
-
-
-@pytest.fixture
-def aml(_aml_server, monkeypatch):
-    """The emulator (fresh jobs and scripts) behind ``azure_default``; any non-loopback lookup fails."""
-    real = socket.getaddrinfo
-
-    def guarded(host, *args, **kwargs):
-        if host not in LOOPBACK:
-            raise OSError(f"test tried to reach {host!r}")
-        return real(host, *args, **kwargs)
-
-    monkeypatch.setattr(socket, "getaddrinfo", guarded)
-    monkeypatch.delenv("ARM_CLOUD_METADATA_URL", raising=False)  # else MLClient fetches cloud metadata
-    monkeypatch.setenv("AZUREML_CURRENT_CLOUD", "AzureCloud")  # MLClient writes it; restored afterwards
-    monkeypatch.setenv("AZUREML_DEV_URL_MFE", _aml_server.base_url)
-    monkeypatch.setenv("REQUESTS_CA_BUNDLE", _aml_server.ca_file)
-    monkeypatch.setenv("AIRFLOW_CONN_AZURE_DEFAULT", azure_conn(_aml_server))
-    _aml_server.reset()
-    _aml_server.retry_after = 0
-    yield _aml_server
-    _aml_server.reset()
 
 
 @pytest.fixture

@@ -15,37 +15,14 @@ from airflow_wandb_launch.results import JobRef
 from airflow_wandb_launch.triggers.launch import LaunchJobTrigger
 from tests.conftest import ENTITY, ROOT
 from tests.emulators.lifecycle import Lifecycle
-from tests.emulators.vertex import VertexEmulator
 from tests.helpers.airflow import run_dag, task_states, write_to_db, xcoms
+from tests.helpers.clouds import VERTEX_PROJECT as PROJECT
+from tests.helpers.clouds import VERTEX_REGION as REGION
 
 SEED_CONFIG = str(ROOT / "example_dags" / "vertex_queue_config.yaml")
 IMAGE = "us-docker.pkg.dev/my-project/ml-images/train:1"
-PROJECT, REGION = "test-project", "us-central1"
 
 pytestmark = pytest.mark.usefixtures("airflow_db")
-
-
-@pytest.fixture(scope="session")
-def _vertex_server():
-    # Import the SDK once up front: a cold import takes seconds, which short execution_timeouts would measure.
-    import airflow.providers.google.common.hooks.base_google  # noqa: F401
-    import google.cloud.aiplatform_v1  # noqa: F401
-
-    with VertexEmulator() as emulator:
-        yield emulator
-
-
-@pytest.fixture
-def vertex(_vertex_server, monkeypatch):
-    """The Vertex emulator (no jobs, no scripts) behind an anonymous ``google_cloud_default`` connection."""
-    _vertex_server.reset()
-    extra = {"is_anonymous": True, "project": PROJECT, "region": REGION, "api_endpoint": _vertex_server.endpoint}
-    monkeypatch.setenv(
-        "AIRFLOW_CONN_GOOGLE_CLOUD_DEFAULT", json.dumps({"conn_type": "google_cloud_platform", "extra": extra})
-    )
-    monkeypatch.setattr("airflow_wandb_launch.backends.vertex.RETRY_INITIAL", 0.05)
-    yield _vertex_server
-    _vertex_server.reset()
 
 
 @pytest.fixture

@@ -226,15 +226,36 @@ def _typed(args: Args, key: str, kinds: dict[str, frozenset[str]]) -> dict[str, 
 # -- states (pure) --------------------------------------------------------------------------------------------
 
 
-def job_status(status: str, error: str | None = None) -> JobStatus:
-    """Normalize an Azure ML job status (``Job.status``); ``error`` is a failed job's message from Run History."""
+def job_status(status: str, error: str | None = None, details: dict[str, Any] | None = None) -> JobStatus:
+    """Normalize an Azure ML job status (``Job.status``).
+
+    :param status: ``Job.status``.
+    :param error: a failed job's message from Run History.
+    :param details: an ended job's ``start_time`` / ``end_time`` (ISO 8601) from Run History, for its cost.
+    """
     state = STATES.get(status, JobState.RUNNING)
     message = None
     if status == "Failed":
         message = error or "the job failed (Azure ML gave no error; see the job's logs in Azure ML studio)"
     elif status in EXPLAINED:
         message = EXPLAINED[status]
-    return JobStatus(state, status, message)
+    return JobStatus(state, status, message, dict(details or {}))
+
+
+def pricing_inputs(payload: dict[str, Any], region: str | None) -> dict[str, Any]:
+    """What a cost estimate needs from a built command job (see ``airflow_wandb_launch.costs``). Pure.
+
+    On a ``compute`` cluster the VM size is the cluster's, not in the job: ``instance_type`` is then ``None``.
+
+    :param payload: ``build_command_job``'s result.
+    :param region: the workspace's Azure region.
+    """
+    kwargs = payload["command"]
+    machine = {"instance_type": kwargs.get("instance_type"), "count": int(kwargs.get("instance_count") or 1)}
+    if kwargs.get("compute"):
+        machine.update(instance_type=None, compute=kwargs["compute"])
+    spot = kwargs.get("job_tier") == "Spot"
+    return {"cloud": RESOURCE, "region": region, "spot": spot, "machines": [machine]}
 
 
 def studio_url(job_name: str, workspace: dict[str, str], cloud: str | None = None, tenant: str | None = None) -> str:
@@ -322,7 +343,7 @@ class AzureMLBackend(Backend):
         kwargs = payload["command"]
         name = kwargs["name"]
         where = {**self.workspace(), "cloud": self.cloud, "tenant_id": connection_extra(self.connection, "tenantId")}
-        ref = JobRef(RESOURCE, name, {k: v for k, v in where.items() if v})
+        ref = JobRef(RESOURCE, name, {**{k: v for k, v in where.items() if v}, "pricing": self._pricing(payload)})
         try:
             client.jobs.get(name)
             log.info("Azure ML job %s exists already (a re-executed try): attaching to it.", name)
@@ -333,19 +354,33 @@ class AzureMLBackend(Backend):
         client.jobs.create_or_update(job)
         return ref
 
+    def _pricing(self, payload: dict[str, Any]) -> dict[str, Any]:
+        """The pricing inputs, with the workspace's region (best effort: None if it cannot be read)."""
+        try:
+            region = self.client.workspaces.get(self.workspace()["workspace_name"]).location
+        except Exception as err:
+            log.warning("Could not read the Azure ML workspace's region (no cost estimate): %s", err)
+            region = None
+        return pricing_inputs(payload, region)
+
     def status(self, ref: JobRef) -> JobStatus:
         job = self.client.jobs.get(ref.job_id)
         state = str(getattr(job.status, "value", job.status))
-        return job_status(state, self._error(ref.job_id) if state == "Failed" else None)
+        if not STATES.get(state, JobState.RUNNING).terminal:
+            return job_status(state)
+        error, details = self._run_history(ref.job_id)
+        return job_status(state, error if state == "Failed" else None, details)
 
-    def _error(self, name: str) -> str | None:
-        """A failed job's error: Azure keeps it in Run History, not on the job. Best effort."""
+    def _run_history(self, name: str) -> tuple[str | None, dict[str, str]]:
+        """An ended job's error and start/end times: Azure keeps them in Run History, not on the job. Best effort."""
         try:
-            details = self.client.jobs._runs_operations.get_run_details(name)
-            return (details.error or {}).get("error", {}).get("message") or None
+            run = self.client.jobs._runs_operations.get_run_details(name)
         except Exception as err:
-            log.warning("Could not read the error of Azure ML job %s from Run History: %s", name, err)
-            return None
+            log.warning("Could not read Azure ML job %s from Run History: %s", name, err)
+            return None, {}
+        times = {"start_time": run.start_time_utc, "end_time": run.end_time_utc}
+        details = {key: value.isoformat() for key, value in times.items() if value is not None}
+        return (run.error or {}).get("error", {}).get("message") or None, details
 
     def cancel(self, ref: JobRef) -> None:
         """Ask Azure ML to cancel; the request is the cancel, so do not wait on the poller (30 s a poll)."""

@@ -221,6 +221,19 @@ def job_status(description: dict[str, Any]) -> JobStatus:
     return JobStatus(state, status, message, details)
 
 
+def pricing_inputs(payload: dict[str, Any], region: str | None) -> dict[str, Any]:
+    """What a cost estimate needs from a CreateTrainingJob body (see ``airflow_wandb_launch.costs``). Pure.
+
+    :param payload: the built CreateTrainingJob body.
+    :param region: the AWS region the job runs in.
+    """
+    resources = payload.get("ResourceConfig") or {}
+    groups = resources.get("InstanceGroups") or [resources]
+    machines = [{"instance_type": g.get("InstanceType"), "count": int(g.get("InstanceCount") or 1)} for g in groups]
+    spot = bool(payload.get("EnableManagedSpotTraining"))
+    return {"cloud": RESOURCE, "region": region, "spot": spot, "machines": machines}
+
+
 class SageMakerBackend(Backend):
     """SageMaker training jobs.
 
@@ -267,7 +280,7 @@ class SageMakerBackend(Backend):
         except client.exceptions.ResourceInUse:
             # The same try submitted it before (a re-executed try): reattach rather than fail.
             self.hook.log.info("Training job %s exists already; attaching to it.", name)
-        return JobRef(RESOURCE, name, {"region": self.region})
+        return JobRef(RESOURCE, name, {"region": self.region, "pricing": pricing_inputs(payload, self.region)})
 
     def _role_arn(self, role: str) -> str:
         """A bare role name becomes an ARN in the connection's account, as W&B Launch does."""

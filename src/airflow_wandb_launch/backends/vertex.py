@@ -14,6 +14,7 @@ from typing import Any, ClassVar
 from airflow_wandb_launch.backends.base import Backend
 from airflow_wandb_launch.backends.vertex_spec import RESOURCE, RUN_ID_LABEL, build_custom_job
 from airflow_wandb_launch.errors import MissingExtraError, ResourceArgsError
+from airflow_wandb_launch.hardware import vertex_instance_type
 from airflow_wandb_launch.request import LaunchRequest
 from airflow_wandb_launch.results import JobRef, JobState, JobStatus
 
@@ -99,6 +100,26 @@ def _details(custom_job: dict[str, Any]) -> dict[str, Any]:
     if strategy:
         details["scheduling_strategy"] = str(strategy)
     return details
+
+
+def pricing_inputs(payload: dict[str, Any], region: str | None) -> dict[str, Any]:
+    """What a cost estimate needs from a built CustomJob (see ``airflow_wandb_launch.costs``). Pure.
+
+    Replicas are counted over all worker pools, per machine (``vertex_instance_type``): pools of one machine add
+    up, and a job whose pools use different machines lists each, to be priced at its own rate.
+
+    :param payload: the built CustomJob (``build_custom_job``'s snake_case dict).
+    :param region: the Vertex AI region.
+    """
+    spec = payload.get("job_spec") or {}
+    counts: dict[str, int] = {}
+    for pool in spec.get("worker_pool_specs") or []:
+        if pool.get("machine_spec"):  # an empty pool only holds a position
+            key = vertex_instance_type(pool["machine_spec"])
+            counts[key] = counts.get(key, 0) + int(pool.get("replica_count") or 1)
+    spot = str((spec.get("scheduling") or {}).get("strategy") or "").upper() == "SPOT"
+    machines = [{"instance_type": key, "count": count} for key, count in counts.items()]
+    return {"cloud": RESOURCE, "region": region, "spot": spot, "machines": machines}
 
 
 def console_url(job_name: str, project: str | None = None) -> str | None:
@@ -217,7 +238,8 @@ class VertexBackend(Backend):
             raise ResourceArgsError(RESOURCE, "spec", payload.get("job_spec"), f"a valid CustomJob ({err})") from err
         parent = f"projects/{self.project}/locations/{self.region}"
         created = self._create(parent, custom_job, payload["labels"][RUN_ID_LABEL])
-        return JobRef(RESOURCE, created.name, {"project": self.project, "region": self.region})
+        pricing = pricing_inputs(payload, self.region)
+        return JobRef(RESOURCE, created.name, {"project": self.project, "region": self.region, "pricing": pricing})
 
     def _create(self, parent: str, custom_job: Any, run_id: str) -> Any:
         """Create the job. A 429 is retried; after a 500/503 (which may have created it) look before retrying."""
@@ -338,4 +360,4 @@ def _read_retry() -> Any:
     )
 
 
-__all__ = ["STATES", "VertexBackend", "build_custom_job", "console_url", "job_status"]
+__all__ = ["STATES", "VertexBackend", "build_custom_job", "console_url", "job_status", "pricing_inputs"]

@@ -180,6 +180,27 @@ class WandbHook(BaseHook):
         summary = {k: v for k, v in dict(run.summary).items() if not k.startswith("_wandb")}
         return RunInfo(state=state, summary=summary, artifacts=artifacts, url=run.url)
 
+    def update_run_summary(self, run_path: str, values: dict[str, Any]) -> None:
+        """Merge ``values`` into a run's summary (the SDK's ``UpsertBucket`` with ``summaryMetrics``).
+
+        :param run_path: ``entity/project/run_id``.
+        :param values: summary keys and JSON-able values.
+        """
+        self.api.run(run_path).summary.update(values)
+
+    def add_run_tags(self, run_path: str, *tags: str) -> list[str]:
+        """Add tags to a run (those it lacks); return its tags.
+
+        :param run_path: ``entity/project/run_id``.
+        :param tags: the tags to add.
+        """
+        run = self.api.run(run_path)
+        missing = [tag for tag in tags if tag not in run.tags]
+        if missing:
+            run.tags.extend(missing)
+            run.update()
+        return list(run.tags)
+
     def graphql(self) -> GraphQLClient:
         """A GraphQL client for this connection (httpx; no wandb import): reuse it across polls."""
         return GraphQLClient(self.credentials)

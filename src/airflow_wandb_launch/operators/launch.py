@@ -7,8 +7,8 @@ import shlex
 import time
 from collections.abc import Sequence
 from datetime import timedelta
-from functools import cached_property
-from typing import Any, ClassVar
+from functools import cached_property, partial
+from typing import Any, ClassVar, NoReturn
 
 from airflow.sdk import BaseOperator, Context
 from airflow.sdk.bases.operator import TRIGGER_FAIL_REPR
@@ -16,16 +16,17 @@ from airflow.sdk.exceptions import TaskDeferred
 
 from airflow_wandb_launch.assets import record_artifact_events
 from airflow_wandb_launch.backends import BACKENDS, Backend, backend_class, canonical_resource
+from airflow_wandb_launch.costs import cost_dict, job_cost, write_cost_summary
 from airflow_wandb_launch.errors import LaunchJobFailed, ResourceArgsError
 from airflow_wandb_launch.hooks.wandb import WandbHook
+from airflow_wandb_launch.job_memory import forget_job, remember_job, remembered_job
 from airflow_wandb_launch.links import JOB_URL_KEY, RUN_URL_KEY, CloudJobLink, WandbRunLink
+from airflow_wandb_launch.pricing import CostEstimate
 from airflow_wandb_launch.request import LaunchRequest, RunIdentity, make_run_id
 from airflow_wandb_launch.resource_args import load_resource_args
-from airflow_wandb_launch.results import JobRef, JobState, JobStatus, RunInfo, launch_result
+from airflow_wandb_launch.results import JobRef, JobState, JobStatus, RunInfo, failure_record, launch_result
 from airflow_wandb_launch.triggers.launch import MAX_READ_ERRORS, LaunchJobTrigger
 
-#: task state store key of the submitted job, so a retry reattaches instead of resubmitting.
-JOB_STATE_KEY = "wandb_launch_job"
 #: extra time Airflow's own deferral timeout allows past the trigger's deadline (a backstop).
 DEFERRAL_GRACE = timedelta(minutes=5)
 #: how long a finished job's W&B run may still read "running" while its last data lands.
@@ -42,7 +43,9 @@ class WandbLaunchOperator(BaseOperator):
 
     The W&B run id is chosen before submit (unique per try) and handed to the job as ``WANDB_RUN_ID``;
     XCom ``run_id``, ``run_path`` and ``job_id`` are pushed at submit. The task defers while the job
-    runs and returns a LaunchResult dict (job state, run state, summary metrics, artifact URIs).
+    runs and returns a LaunchResult dict (job state, run state, summary metrics, artifact URIs, estimated
+    ``cost_usd``, also written to the W&B run's summary as ``airflow/cost_usd`` ...). A job that ended badly
+    pushes XCom ``failure`` (``results.failure_record``: why, and its cost) before failing the task.
 
     :param resource: ``sagemaker``, ``vertex``, ``azure-ml``, ``local-process`` or ``local-container``.
     :param resource_args: the W&B Launch queue config for the resource: a dict, or a YAML/JSON file path
@@ -204,6 +207,15 @@ class WandbLaunchOperator(BaseOperator):
     # -- execution ------------------------------------------------------------------------------------------
 
     def execute(self, context: Context) -> dict[str, Any]:
+        try:
+            return self._execute(context)
+        except (TaskDeferred, LaunchJobFailed):  # deferring; or failed after the job ended (XCom failure pushed)
+            raise
+        except Exception as err:  # failed before its job ended: a bad config, a refused submit
+            self._push_failure(context, {"failed": True, "resource": self.resource, "reason": f"{err}"})
+            raise
+
+    def _execute(self, context: Context) -> dict[str, Any]:
         backend, creds = self.backend, self.wandb_hook.credentials
         if not creds.online and not backend.runs_on_worker and self.require_wandb_run:
             raise ResourceArgsError(
@@ -237,7 +249,8 @@ class WandbLaunchOperator(BaseOperator):
                 submitted.job_id,
                 {**submitted.extra, "run_id": run.run_id, "run_path": run.run_path},
             )
-            self._remember(context, ref)
+            if not backend.runs_on_worker:
+                remember_job(context, ref, self.log)
         job_url = backend.job_url(ref)
         self._push(context, job_id=ref.job_id, **{JOB_URL_KEY: job_url})
         self.log.info("%s job %s%s", self.resource, ref.job_id, f": {job_url}" if job_url else "")
@@ -296,7 +309,7 @@ class WandbLaunchOperator(BaseOperator):
 
     def resume_execution(self, next_method: str, next_kwargs: dict[str, Any] | None, context: Context) -> Any:
         if next_method == TRIGGER_FAIL_REPR:  # Airflow timed the deferral out, or the trigger crashed
-            stored = _state_store_get(context)
+            stored = remembered_job(context)
             if stored:
                 self._cancel(JobRef.from_dict(stored), "the deferral failed or timed out")
         return super().resume_execution(next_method, next_kwargs, context)
@@ -325,25 +338,32 @@ class WandbLaunchOperator(BaseOperator):
             self.wandb_hook.credentials.base_url
         )
         links = f" Job: {job_url or ref.job_id}. W&B run: {run_url or run_path}."
+        cost = job_cost(ref, status, logger=self.log)  # before any failure: a failed job costs money too
+        fail = partial(self._fail, context, ref, status, links=links, cost=cost)
         if status.state is not JobState.SUCCEEDED:
             word = FAILURE_WORDS.get(status.state, status.state.value)
             reason = f" ({status.cloud_state}): {status.message}" if status.message else f" ({status.cloud_state})"
-            raise LaunchJobFailed(f"{ref.resource} job {ref.job_id} {word}{reason}.{links}")
+            spent = f" Estimated cost: ${cost.usd:.2f}." if cost else ""
+            fail(f"{ref.resource} job {ref.job_id} {word}{reason}.{spent}")
         run = self._run_info(ref)
         if self.require_wandb_run:
             if run is None:
-                raise LaunchJobFailed(
+                fail(
                     f"{ref.resource} job {ref.job_id} succeeded but W&B has no run {run_path}: did the job call "
-                    f"wandb.init() with WANDB_RUN_ID from its environment?{links}"
+                    f"wandb.init() with WANDB_RUN_ID from its environment?"
                 )
             if run.state != "finished":
-                raise LaunchJobFailed(
+                fail(
                     f"{ref.resource} job {ref.job_id} succeeded but its W&B run {run_path} is {run.state!r}, "
-                    f"not 'finished'.{links}"
+                    f"not 'finished'."
                 )
+        if run is not None and cost is not None and self.wandb_hook.credentials.online:
+            write_cost_summary(self.wandb_hook, run_path, cost, self.log)
         run = run or RunInfo(state=None)
-        _state_store_delete(context)
-        result = launch_result(ref, status, job_url=job_url, run_id=run_id, run_path=run_path, run=run)
+        forget_job(context)
+        result = launch_result(
+            ref, status, job_url=job_url, run_id=run_id, run_path=run_path, run=run, cost=cost_dict(cost, ref)
+        )
         record_artifact_events(self, context, result)  # wandb-artifact outlets: event only for logged versions
         self.log.info(
             "W&B run %s %s; summary %s; artifacts %s",
@@ -353,6 +373,26 @@ class WandbLaunchOperator(BaseOperator):
             [a["uri"] for a in run.artifacts],
         )
         return result
+
+    def _fail(
+        self, context: Context, ref: JobRef, status: JobStatus, message: str, *, links: str, cost: CostEstimate | None
+    ) -> NoReturn:
+        """Push XCom ``failure`` (what a comparison needs: why, and what it cost), then fail the task."""
+        self._push_failure(context, failure_record(ref, status, message, cost_dict(cost, ref)))
+        raise LaunchJobFailed(f"{message}{links}")
+
+    def _push_failure(self, context: Context, record: dict[str, Any]) -> None:
+        """XCom ``failure``: why the task failed (the W&B API key redacted), for a comparison downstream."""
+        try:
+            key = self.wandb_hook.credentials.api_key
+        except Exception:  # the failure may be the credentials themselves
+            key = None
+        if key and key in str(record.get("reason")):
+            record = {**record, "reason": str(record["reason"]).replace(key, "***")}
+        try:
+            self._push(context, failure=record)
+        except Exception as err:
+            self.log.warning("Could not push XCom 'failure': %s", err)
 
     def _run_info(self, ref: JobRef) -> RunInfo | None:
         run_id, run_path = ref.extra["run_id"], ref.extra["run_path"]
@@ -375,7 +415,7 @@ class WandbLaunchOperator(BaseOperator):
         """The job an earlier try of this task submitted, if it is still running or it succeeded."""
         if self.backend.runs_on_worker:
             return None
-        stored = _state_store_get(context)
+        stored = remembered_job(context)
         if not stored:
             return None
         ref = JobRef.from_dict(stored)
@@ -390,37 +430,10 @@ class WandbLaunchOperator(BaseOperator):
             return ref
         return None
 
-    def _remember(self, context: Context, ref: JobRef) -> None:
-        store = context.get("task_state_store")
-        if store is None or self.backend.runs_on_worker:
-            return
-        try:
-            store.set(JOB_STATE_KEY, ref.to_dict())
-        except Exception as err:
-            self.log.warning("Could not record job %s for reattach on retry: %s", ref.job_id, err)
-
     def _push(self, context: Context, **values: Any) -> None:
         ti = context["ti"]
         for key, value in values.items():
             ti.xcom_push(key=key, value=value)
-
-
-def _state_store_get(context: Context) -> dict[str, Any] | None:
-    store = context.get("task_state_store")
-    try:
-        value = store.get(JOB_STATE_KEY) if store is not None else None
-    except Exception:
-        return None
-    return value if isinstance(value, dict) else None
-
-
-def _state_store_delete(context: Context) -> None:
-    store = context.get("task_state_store")
-    try:
-        if store is not None and store.get(JOB_STATE_KEY):
-            store.delete(JOB_STATE_KEY)
-    except Exception:
-        pass
 
 
 def _deadline(context: Context, execution_timeout: timedelta | None) -> float | None:
