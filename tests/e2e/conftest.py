@@ -32,9 +32,13 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Itera
         report.sections.append(("Airflow component logs", stack.log_tails()))
 
 
-@pytest.fixture(scope="module")
+#: the retraining example trains on SageMaker (the emulator) in the stack; see test_asset_trigger_e2e.py.
+RETRAINING_PROJECT = "retraining-e2e"
+
+
+@pytest.fixture(scope="session")
 def airflow_stack(tmp_path_factory: pytest.TempPathFactory, _sagemaker_server, wandb_server) -> Iterator[AirflowStack]:
-    """A migrated, healthy stack serving example_dags/, with ``sagemaker_training`` parsed and unpaused."""
+    """One migrated, healthy stack serving example_dags/ for every e2e test (each test unpauses its DAGs)."""
     started = time.monotonic()
     home = tmp_path_factory.mktemp("e2e")
     wandb_conn = {
@@ -47,6 +51,9 @@ def airflow_stack(tmp_path_factory: pytest.TempPathFactory, _sagemaker_server, w
         "AIRFLOW_CONN_AWS_DEFAULT": _sagemaker_server.airflow_conn_env(),
         "AIRFLOW_CONN_WANDB_DEFAULT": json.dumps(wandb_conn),
         "WANDB_LAUNCH_EXAMPLE_POLL_INTERVAL": "1",
+        "WANDB_RETRAINING_ENTITY": ENTITY,
+        "WANDB_RETRAINING_PROJECT": RETRAINING_PROJECT,
+        "WANDB_RETRAINING_RESOURCE": "sagemaker",
         **{f"WANDB_{name.upper()}_DIR": str(home / f"wandb-{name}") for name in ("cache", "config", "data")},
         "WANDB_DIR": str(home / "wandb"),
         "WANDB_SILENT": "true",
@@ -59,10 +66,8 @@ def airflow_stack(tmp_path_factory: pytest.TempPathFactory, _sagemaker_server, w
     stack = AirflowStack(home / "airflow", ROOT / "example_dags", env)
     stack.migrate()
     with stack:
-        stack.wait_for_dag(DAG_ID)
-        stack.unpause(DAG_ID)
         yield stack
-    stack.timings["module total"] = time.monotonic() - started
+    stack.timings["session total"] = time.monotonic() - started
     TIMINGS.append(stack.timings)
 
 

@@ -8,50 +8,29 @@ run, whose task reads them from ``triggering_asset_events``.
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Iterator
 
 import pytest
 
-from tests.conftest import ENTITY, ROOT
+from tests.conftest import ENTITY
+from tests.e2e.conftest import RETRAINING_PROJECT
 from tests.e2e.stack import AirflowStack, StackError
 from tests.emulators.lifecycle import Lifecycle
 
 pytestmark = pytest.mark.e2e
 
-PROJECT = "retraining-e2e"
+PROJECT = RETRAINING_PROJECT
 RETRAIN, DEPLOY = "scheduled_retraining", "deploy_model"
 SLOW = 6  # InProgress reads before Completed: see test_sagemaker_e2e.py (apache/airflow#67287)
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory, _sagemaker_server, wandb_server) -> Iterator[AirflowStack]:
-    """A healthy stack serving example_dags/, with the retraining example set to train on SageMaker."""
-    home = tmp_path_factory.mktemp("e2e-assets")
-    wandb_conn = {"conn_type": "wandb", "password": wandb_server.api_key, "host": wandb_server.base_url}
-    env = {
-        "AIRFLOW_CONN_AWS_DEFAULT": _sagemaker_server.airflow_conn_env(),
-        "AIRFLOW_CONN_WANDB_DEFAULT": json.dumps({**wandb_conn, "extra": {"entity": ENTITY}}),
-        "WANDB_RETRAINING_ENTITY": ENTITY,
-        "WANDB_RETRAINING_PROJECT": PROJECT,
-        "WANDB_RETRAINING_RESOURCE": "sagemaker",
-        "WANDB_LAUNCH_EXAMPLE_POLL_INTERVAL": "1",
-        **{f"WANDB_{name.upper()}_DIR": str(home / f"wandb-{name}") for name in ("cache", "config", "data")},
-        "WANDB_DIR": str(home / "wandb"),
-        "WANDB_SILENT": "true",
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": _sagemaker_server.region,
-        "AWS_CONFIG_FILE": str(home / "aws-config"),
-        "AWS_SHARED_CREDENTIALS_FILE": str(home / "aws-credentials"),
-    }
-    airflow = AirflowStack(home / "airflow", ROOT / "example_dags", env)
-    airflow.migrate()
-    with airflow:
-        airflow.wait_for_dag(RETRAIN)
-        airflow.wait_for_dag(DEPLOY)
-        yield airflow
+def stack(airflow_stack: AirflowStack) -> Iterator[AirflowStack]:
+    """The session's stack, with the retraining example set to train on SageMaker (see tests/e2e/conftest.py)."""
+    airflow_stack.wait_for_dag(RETRAIN)
+    airflow_stack.wait_for_dag(DEPLOY)
+    yield airflow_stack
 
 
 def wait_for_first_run(stack: AirflowStack, dag_id: str, timeout: float = 120) -> dict:

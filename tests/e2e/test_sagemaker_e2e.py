@@ -67,6 +67,12 @@ def run_dag(stack: AirflowStack) -> tuple[str, dict[str, Any], TrainWatch]:
     return run_id, stack.task_instances(DAG_ID, run_id), watch
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _sagemaker_training_unpaused(airflow_stack: AirflowStack) -> None:
+    airflow_stack.wait_for_dag(DAG_ID)
+    airflow_stack.unpause(DAG_ID)
+
+
 def test_train_defers_to_the_triggerer_and_hands_the_model_to_register(airflow_stack, sagemaker, container):
     sagemaker.script(Lifecycle(("InProgress", SLOW), "Completed"))
     run_id, tis, watch = run_dag(airflow_stack)
