@@ -124,3 +124,8 @@ def triggers(monkeypatch):
 
     monkeypatch.setattr(LaunchJobTrigger, "serialize", recording)
     return seen
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    """Run the e2e tests last: their Airflow stack (four processes) then lives only while they run."""
+    items.sort(key=lambda item: item.get_closest_marker("e2e") is not None)
