@@ -18,11 +18,13 @@ HEAVY = ("boto3", "botocore", "wandb", "google.cloud.aiplatform", "azure.ai.ml")
 CASES = {
     "airflow.sdk (baseline)": "airflow.sdk",
     "airflow_wandb_launch.operators": "airflow_wandb_launch.operators",
+    "airflow_wandb_launch.sensors": "airflow_wandb_launch.sensors",
     "airflow_wandb_launch.hooks": "airflow_wandb_launch.hooks",
     "amazon SageMaker operators": "airflow.providers.amazon.aws.operators.sagemaker",
     "google Vertex custom_job operators": "airflow.providers.google.cloud.operators.vertex_ai.custom_job",
     "example DAG quickstart_local": "example_dags.quickstart_local",
     "example DAG sagemaker_training": "example_dags.sagemaker_training",
+    "example DAG multi_cloud_comparison": "example_dags.multi_cloud_comparison",
 }
 PROBE = """
 import json, sys, time
