@@ -103,3 +103,29 @@ def _returns(value):
         return value
 
     return check
+
+
+class _Store(dict):
+    """Airflow's task state store, as far as the operator uses it (get/set/delete)."""
+
+    def set(self, key, value, **_):
+        self[key] = value
+
+    def delete(self, key):
+        self.pop(key, None)
+
+
+def test_airflow_deferral_timeout_backstop_stops_the_job(submitted, sagemaker):
+    """When Airflow itself times the deferral out (triggerer down past the deadline), the resumed task stops the job."""
+    from airflow.sdk.bases.operator import TRIGGER_FAIL_REPR, TriggerFailureReason
+    from airflow.sdk.exceptions import TaskDeferralTimeout
+
+    from airflow_wandb_launch.job_memory import JOB_STATE_KEY
+    from airflow_wandb_launch.operators import WandbLaunchSageMakerOperator
+
+    trigger = submitted(Lifecycle("InProgress"))
+    operator = WandbLaunchSageMakerOperator(task_id="train", image="i", project="p")
+    context = {"task_state_store": _Store({JOB_STATE_KEY: trigger.job_ref})}
+    with pytest.raises(TaskDeferralTimeout):
+        operator.resume_execution(TRIGGER_FAIL_REPR, {"error": TriggerFailureReason.TRIGGER_TIMEOUT}, context)
+    assert sagemaker.stop_calls() == [trigger.ref.job_id]
