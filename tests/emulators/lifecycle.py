@@ -13,7 +13,6 @@ Each step may carry fields the emulator copies onto the job (a failure reason, s
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -104,8 +103,3 @@ class Faults:
                     self.served.append(status)
                     return status, delay
             return None
-
-
-def lifecycles(steps: Iterable[Step | str | tuple]) -> Lifecycle:
-    """Build a lifecycle from an iterable (handy in parametrized tests)."""
-    return Lifecycle(*steps)
