@@ -27,7 +27,7 @@ USER airflow
 # Only what building the wheel needs: metadata (pyproject.toml, README.md for the long description),
 # the lock file (kept next to pyproject.toml for reference / `uv` users) and the package source.
 COPY --chown=airflow:0 pyproject.toml uv.lock README.md /opt/airflow/provider-src/
-COPY --chown=airflow:0 src/ /opt/airflow/provider-src/src/
+COPY --chown=airflow:0 airflow_wandb_launch/ /opt/airflow/provider-src/airflow_wandb_launch/
 
 RUN pip install --no-cache-dir \
         "apache-airflow==${AIRFLOW_VERSION}" \

@@ -289,7 +289,7 @@ def test_dockerfile_base_image_and_version_arg() -> None:
 def test_dockerfile_installs_this_provider_from_source() -> None:
     text = DOCKERFILE.read_text()
     copied = " ".join(re.findall(r"^COPY .*$", text, re.M))
-    for path in ("pyproject.toml", "uv.lock", "README.md", "src/"):
+    for path in ("pyproject.toml", "uv.lock", "README.md", "airflow_wandb_launch/"):
         assert path in copied, path
         assert (REPO_ROOT / path).exists(), path
     install = re.search(r"^RUN (?:uv )?pip install(.*?)(?<!\\)$", text, re.M | re.S)
@@ -306,7 +306,7 @@ def test_dockerignore_keeps_secrets_and_venv_out() -> None:
     lines = [line.strip() for line in DOCKERIGNORE.read_text().splitlines()]
     assert "*" in lines
     allowed = {line[1:].rstrip("/") for line in lines if line.startswith("!")}
-    assert allowed == {"pyproject.toml", "uv.lock", "README.md", "src"}
+    assert allowed == {"pyproject.toml", "uv.lock", "README.md", "airflow_wandb_launch"}
 
 
 # --- .env.example -------------------------------------------------------------------------------
