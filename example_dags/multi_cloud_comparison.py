@@ -23,7 +23,7 @@ from typing import Any
 import pendulum
 from airflow.sdk import dag
 
-from airflow_wandb_launch.hardware import resource_args_for
+from airflow_wandb_launch.cost.hardware import resource_args_for
 from airflow_wandb_launch.operators import (
     WandbCompareRunsOperator,
     WandbLaunchAzureMLOperator,

@@ -22,7 +22,7 @@ from typing import Any, NamedTuple
 import pendulum
 from airflow.sdk import Param, XComArg, dag, task
 
-from airflow_wandb_launch.hardware import resource_args_for
+from airflow_wandb_launch.cost.hardware import resource_args_for
 from airflow_wandb_launch.operators import (
     WandbLaunchAzureMLOperator,
     WandbLaunchOperator,

@@ -20,10 +20,12 @@ from typing import Any, ClassVar
 
 from airflow_wandb_launch.backends.azure_ml_client import cloud_name, connection_extra, ml_client
 from airflow_wandb_launch.backends.base import Backend
+from airflow_wandb_launch.cost.inputs import Machine, PricingInputs
 from airflow_wandb_launch.errors import ResourceArgsError
-from airflow_wandb_launch.request import LaunchRequest
-from airflow_wandb_launch.resource_args import Args, fill_macros
-from airflow_wandb_launch.results import JobRef, JobState, JobStatus
+from airflow_wandb_launch.launch.request import LaunchRequest
+from airflow_wandb_launch.launch.run import RunIdentity
+from airflow_wandb_launch.launch.resource_args import Args
+from airflow_wandb_launch.launch.job import JobRef, JobState, JobStatus
 
 RESOURCE = "azure-ml"
 EXTRA = "azure"
@@ -96,7 +98,7 @@ def build_command_job(request: LaunchRequest, resource_args: dict[str, Any], env
     :param resource_args: ``azure.ai.ml.command()`` keyword arguments (``${...}`` macros filled).
     :param env: the W&B environment; ``environment_variables`` of the same name win.
     """
-    args = Args(RESOURCE, fill_macros(resource_args, request.macros()))
+    args = Args(RESOURCE, resource_args)
     args.only(COMMAND_KEYS)
     if not request.image:
         raise ResourceArgsError(RESOURCE, "image", None, "a container image (the operator's image, or a W&B job's)")
@@ -242,8 +244,8 @@ def job_status(status: str, error: str | None = None, details: dict[str, Any] | 
     return JobStatus(state, status, message, dict(details or {}))
 
 
-def pricing_inputs(payload: dict[str, Any], region: str | None) -> dict[str, Any]:
-    """What a cost estimate needs from a built command job (see ``airflow_wandb_launch.costs``). Pure.
+def pricing_inputs(payload: dict[str, Any], region: str | None) -> PricingInputs:
+    """What a cost estimate needs from a built command job (see ``airflow_wandb_launch.cost.estimate``). Pure.
 
     On a ``compute`` cluster the VM size is the cluster's, not in the job: ``instance_type`` is then ``None``.
 
@@ -251,11 +253,11 @@ def pricing_inputs(payload: dict[str, Any], region: str | None) -> dict[str, Any
     :param region: the workspace's Azure region.
     """
     kwargs = payload["command"]
-    machine = {"instance_type": kwargs.get("instance_type"), "count": int(kwargs.get("instance_count") or 1)}
-    if kwargs.get("compute"):
-        machine.update(instance_type=None, compute=kwargs["compute"])
+    count = int(kwargs.get("instance_count") or 1)
+    compute = kwargs.get("compute")
+    machine = Machine(None, count, compute) if compute else Machine(kwargs.get("instance_type"), count)
     spot = kwargs.get("job_tier") == "Spot"
-    return {"cloud": RESOURCE, "region": region, "spot": spot, "machines": [machine]}
+    return PricingInputs(RESOURCE, region, spot, (machine,))
 
 
 def studio_url(job_name: str, workspace: dict[str, str], cloud: str | None = None, tenant: str | None = None) -> str:
@@ -334,7 +336,7 @@ class AzureMLBackend(Backend):
     def build(self, request: LaunchRequest, resource_args: dict[str, Any], env: dict[str, str]) -> dict[str, Any]:
         return build_command_job(request, resource_args, env)
 
-    def submit(self, payload: dict[str, Any]) -> JobRef:
+    def submit(self, payload: dict[str, Any], run: RunIdentity) -> JobRef:
         client = self.client  # first: raises MissingExtraError without azure-ai-ml
         from azure.ai.ml import command
         from azure.ai.ml.entities import Environment
@@ -343,7 +345,7 @@ class AzureMLBackend(Backend):
         kwargs = payload["command"]
         name = kwargs["name"]
         where = {**self.workspace(), "cloud": self.cloud, "tenant_id": connection_extra(self.connection, "tenantId")}
-        ref = JobRef(RESOURCE, name, {**{k: v for k, v in where.items() if v}, "pricing": self._pricing(payload)})
+        ref = JobRef(RESOURCE, name, run, {k: v for k, v in where.items() if v}, self._pricing(payload))
         try:
             client.jobs.get(name)
             log.info("Azure ML job %s exists already (a re-executed try): attaching to it.", name)
@@ -354,7 +356,7 @@ class AzureMLBackend(Backend):
         client.jobs.create_or_update(job)
         return ref
 
-    def _pricing(self, payload: dict[str, Any]) -> dict[str, Any]:
+    def _pricing(self, payload: dict[str, Any]) -> PricingInputs:
         """The pricing inputs, with the workspace's region (best effort: None if it cannot be read)."""
         try:
             region = self.client.workspaces.get(self.workspace()["workspace_name"]).location
@@ -395,9 +397,9 @@ class AzureMLBackend(Backend):
             raise
 
     def job_url(self, ref: JobRef) -> str | None:
-        extra = ref.extra
-        if set(WORKSPACE_EXTRAS) <= set(extra):
-            return studio_url(ref.job_id, extra, extra.get("cloud"), extra.get("tenant_id"))
+        where = ref.cloud
+        if set(WORKSPACE_EXTRAS) <= set(where):
+            return studio_url(ref.job_id, where, where.get("cloud"), where.get("tenant_id"))
         return studio_url(ref.job_id, self.workspace(), self.cloud, connection_extra(self.connection, "tenantId"))
 
     def close(self) -> None:

@@ -7,15 +7,20 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from airflow_wandb_launch.request import LaunchRequest
-from airflow_wandb_launch.results import JobRef, JobStatus
+from airflow_wandb_launch.launch.job import JobRef, JobStatus
+from airflow_wandb_launch.launch.request import LaunchRequest
+from airflow_wandb_launch.launch.run import RunIdentity
+
+
+class NoBillableTime(ValueError):
+    """The job's status carries no timing to bill (it never ran, or the cloud did not say)."""
 
 
 class Backend(ABC):
     """Runs launch requests on one resource.
 
-    ``build`` is pure (no network): it validates ``resource_args`` and returns the cloud's own request.
-    ``submit``/``status``/``cancel`` talk to the cloud; a backend keeps its client across calls.
+    ``build`` is pure (no network): it validates the (macro-filled) ``resource_args`` and returns the cloud's
+    own request. ``submit``/``status``/``cancel`` talk to the cloud; a backend keeps its client across calls.
     ``astatus``/``acancel`` are their event-loop-safe twins for the triggerer: by default the sync call
     runs in a thread with the same client.
 
@@ -24,7 +29,7 @@ class Backend(ABC):
     """
 
     resource: ClassVar[str]
-    #: W&B Launch's names for this resource, accepted as a wrapper key in ``resource_args``.
+    #: other names W&B Launch and its docs use for this resource (accepted as ``resource`` and as a wrapper key).
     aliases: ClassVar[tuple[str, ...]] = ()
     #: the pip extra that brings this resource's SDK.
     extra: ClassVar[str | None] = None
@@ -32,6 +37,8 @@ class Backend(ABC):
     connection_params: ClassVar[Mapping[str, Any]] = {}
     #: runs inside the worker process (no deferral), streaming its output to the task log.
     runs_on_worker: ClassVar[bool] = False
+    #: a W&B job is resolved to its image before ``build`` (False: the backend passes the job on as it is).
+    resolves_job_image: ClassVar[bool] = True
     #: the cloud's limit on one environment variable's length, if any.
     max_env_value_length: ClassVar[int | None] = None
 
@@ -46,8 +53,8 @@ class Backend(ABC):
         """Validate ``resource_args`` and return the cloud request that runs ``request`` with ``env``."""
 
     @abstractmethod
-    def submit(self, payload: dict[str, Any]) -> JobRef:
-        """Submit a built request; return a reference to the job."""
+    def submit(self, payload: dict[str, Any], run: RunIdentity) -> JobRef:
+        """Submit a built request for ``run``; return a reference to the job."""
 
     @abstractmethod
     def status(self, ref: JobRef) -> JobStatus:
@@ -60,6 +67,31 @@ class Backend(ABC):
     def job_url(self, ref: JobRef) -> str | None:
         """The job's page in the cloud console, if it has one."""
         return None
+
+    def ran_on(self, ref: JobRef) -> str:
+        """The resource the LaunchResult names (a queue's backend names the queue's resource)."""
+        return ref.resource
+
+    def describe(self, ref: JobRef) -> str:
+        """How messages name the job."""
+        return f"{ref.resource} job {ref.job_id}"
+
+    def pending_timeout_message(self, ref: JobRef, seconds: float) -> str:
+        """Why the job failed when it stayed pending past the operator's ``pending_timeout``."""
+        return f"{self.describe(ref)} was still pending after {seconds:g} s (pending_timeout); it was stopped"
+
+    @classmethod
+    def billable_seconds(cls, details: Mapping[str, Any]) -> float:
+        """Seconds each machine is billed for, from a terminal ``JobStatus.details``: end - start by default.
+
+        :raises NoBillableTime: when the status carries no timing.
+        """
+        from airflow_wandb_launch.cost.pricing import elapsed_seconds
+
+        start, end = details.get("start_time"), details.get("end_time")
+        if not start or not end:
+            raise NoBillableTime(f"{cls.resource} reported no start and end time (did the job run at all?)")
+        return elapsed_seconds(start, end)
 
     async def astatus(self, ref: JobRef) -> JobStatus:
         return await asyncio.to_thread(self.status, ref)

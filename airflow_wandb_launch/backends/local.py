@@ -16,9 +16,10 @@ from typing import Any
 
 from airflow_wandb_launch.backends.base import Backend
 from airflow_wandb_launch.errors import ResourceArgsError
-from airflow_wandb_launch.request import LaunchRequest
-from airflow_wandb_launch.resource_args import Args, fill_macros
-from airflow_wandb_launch.results import JobRef, JobState, JobStatus
+from airflow_wandb_launch.launch.request import LaunchRequest
+from airflow_wandb_launch.launch.run import RunIdentity
+from airflow_wandb_launch.launch.resource_args import Args
+from airflow_wandb_launch.launch.job import JobRef, JobState, JobStatus
 
 log = logging.getLogger(__name__)
 RESOURCE = "local-process"
@@ -36,7 +37,7 @@ def build_process(
     request: LaunchRequest, resource_args: dict[str, Any], env: dict[str, str], base_dir: str | None = None
 ) -> dict[str, Any]:
     """The command line, folder and env of the subprocess. Pure."""
-    args = Args(RESOURCE, fill_macros(resource_args, request.macros()))
+    args = Args(RESOURCE, resource_args)
     args.only(KNOWN_KEYS)
     if not request.entry_point:
         expected = "an entry point command (local-process runs no container image: use local-container)"
@@ -95,7 +96,7 @@ class LocalProcessBackend(Backend):
             )
         return build_process(request, resource_args, env, request.base_dir)
 
-    def submit(self, payload: dict[str, Any]) -> JobRef:
+    def submit(self, payload: dict[str, Any], run: RunIdentity) -> JobRef:
         argv = payload["argv"]
         if len(argv) == 1 and " " in argv[0]:
             argv = shlex.split(argv[0])
@@ -118,7 +119,7 @@ class LocalProcessBackend(Backend):
         job_id = payload["job_id"]
         self._processes[job_id] = process
         self._tails[job_id] = collections.deque(maxlen=TAIL_LINES)
-        return JobRef(self.resource, job_id, {"pid": process.pid, "wandb_dir": payload["env"].get("WANDB_DIR")})
+        return JobRef(self.resource, job_id, run, {"pid": process.pid, "wandb_dir": payload["env"].get("WANDB_DIR")})
 
     def wait(self, ref: JobRef, write_line: Callable[[str], None]) -> JobStatus:
         """Stream the process's output line by line to ``write_line`` until it exits."""

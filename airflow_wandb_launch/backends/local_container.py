@@ -8,9 +8,9 @@ from typing import Any
 
 from airflow_wandb_launch.backends.local import LocalProcessBackend, default_wandb_dir
 from airflow_wandb_launch.errors import ResourceArgsError
-from airflow_wandb_launch.request import LaunchRequest
-from airflow_wandb_launch.resource_args import Args, fill_macros
-from airflow_wandb_launch.results import JobRef
+from airflow_wandb_launch.launch.request import LaunchRequest
+from airflow_wandb_launch.launch.resource_args import Args
+from airflow_wandb_launch.launch.job import JobRef
 
 RESOURCE = "local-container"
 KNOWN_KEYS = frozenset({"gpus", "volumes", "env", "network", "shm_size"})
@@ -25,7 +25,7 @@ def build_docker_run(
     Env values never appear on the command line (``-e NAME`` copies them from the docker client's
     environment), so the W&B API key is not visible in the worker's process list.
     """
-    args = Args(RESOURCE, fill_macros(resource_args, request.macros()))
+    args = Args(RESOURCE, resource_args)
     args.only(KNOWN_KEYS)
     if not request.image:
         raise ResourceArgsError(RESOURCE, "image", None, "a container image (or a W&B job whose source is one)")

@@ -6,10 +6,12 @@ import re
 from typing import Any, ClassVar
 
 from airflow_wandb_launch.backends.base import Backend
+from airflow_wandb_launch.cost.inputs import Machine, PricingInputs
 from airflow_wandb_launch.errors import MISSING, MissingExtraError, ResourceArgsError
-from airflow_wandb_launch.request import LaunchRequest
-from airflow_wandb_launch.resource_args import Args, fill_macros
-from airflow_wandb_launch.results import JobRef, JobState, JobStatus
+from airflow_wandb_launch.launch.request import LaunchRequest
+from airflow_wandb_launch.launch.run import RunIdentity
+from airflow_wandb_launch.launch.resource_args import Args
+from airflow_wandb_launch.launch.job import JobRef, JobState, JobStatus
 
 RESOURCE = "sagemaker"
 JOB_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
@@ -96,7 +98,7 @@ def camelize(value: Any) -> Any:
 
 def build_training_job(request: LaunchRequest, resource_args: dict[str, Any], env: dict[str, str]) -> dict[str, Any]:
     """The CreateTrainingJob body for ``request`` from a W&B Launch SageMaker queue config. Pure."""
-    body = camelize(fill_macros(resource_args, request.macros()))
+    body = camelize(resource_args)
     for key in LAUNCH_ONLY_KEYS:
         body.pop(key, None)
     args = Args(RESOURCE, body)
@@ -221,17 +223,17 @@ def job_status(description: dict[str, Any]) -> JobStatus:
     return JobStatus(state, status, message, details)
 
 
-def pricing_inputs(payload: dict[str, Any], region: str | None) -> dict[str, Any]:
-    """What a cost estimate needs from a CreateTrainingJob body (see ``airflow_wandb_launch.costs``). Pure.
+def pricing_inputs(payload: dict[str, Any], region: str | None) -> PricingInputs:
+    """What a cost estimate needs from a CreateTrainingJob body (see ``airflow_wandb_launch.cost.estimate``). Pure.
 
     :param payload: the built CreateTrainingJob body.
     :param region: the AWS region the job runs in.
     """
     resources = payload.get("ResourceConfig") or {}
     groups = resources.get("InstanceGroups") or [resources]
-    machines = [{"instance_type": g.get("InstanceType"), "count": int(g.get("InstanceCount") or 1)} for g in groups]
+    machines = tuple(Machine(g.get("InstanceType"), int(g.get("InstanceCount") or 1)) for g in groups)
     spot = bool(payload.get("EnableManagedSpotTraining"))
-    return {"cloud": RESOURCE, "region": region, "spot": spot, "machines": machines}
+    return PricingInputs(RESOURCE, region, spot, machines)
 
 
 class SageMakerBackend(Backend):
@@ -270,7 +272,7 @@ class SageMakerBackend(Backend):
     def build(self, request: LaunchRequest, resource_args: dict[str, Any], env: dict[str, str]) -> dict[str, Any]:
         return build_training_job(request, resource_args, env)
 
-    def submit(self, payload: dict[str, Any]) -> JobRef:
+    def submit(self, payload: dict[str, Any], run: RunIdentity) -> JobRef:
         payload = dict(payload)
         payload["RoleArn"] = self._role_arn(payload["RoleArn"])
         name = payload["TrainingJobName"]
@@ -280,7 +282,7 @@ class SageMakerBackend(Backend):
         except client.exceptions.ResourceInUse:
             # The same try submitted it before (a re-executed try): reattach rather than fail.
             self.hook.log.info("Training job %s exists already; attaching to it.", name)
-        return JobRef(RESOURCE, name, {"region": self.region, "pricing": pricing_inputs(payload, self.region)})
+        return JobRef(RESOURCE, name, run, {"region": self.region}, pricing_inputs(payload, self.region))
 
     def _role_arn(self, role: str) -> str:
         """A bare role name becomes an ARN in the connection's account, as W&B Launch does."""
@@ -303,5 +305,5 @@ class SageMakerBackend(Backend):
                 raise
 
     def job_url(self, ref: JobRef) -> str | None:
-        region = ref.extra.get("region") or self.region
+        region = ref.cloud.get("region") or self.region
         return f"https://{region}.console.aws.amazon.com/sagemaker/home?region={region}#/jobs/{ref.job_id}"

@@ -12,11 +12,13 @@ import re
 from typing import Any, ClassVar
 
 from airflow_wandb_launch.backends.base import Backend
+from airflow_wandb_launch.cost.inputs import Machine, PricingInputs
 from airflow_wandb_launch.backends.vertex_spec import RESOURCE, RUN_ID_LABEL, build_custom_job
 from airflow_wandb_launch.errors import MissingExtraError, ResourceArgsError
-from airflow_wandb_launch.hardware import vertex_instance_type
-from airflow_wandb_launch.request import LaunchRequest
-from airflow_wandb_launch.results import JobRef, JobState, JobStatus
+from airflow_wandb_launch.cost.hardware import vertex_instance_type
+from airflow_wandb_launch.launch.request import LaunchRequest
+from airflow_wandb_launch.launch.run import RunIdentity
+from airflow_wandb_launch.launch.job import JobRef, JobState, JobStatus
 
 DEFAULT_ENDPOINT = "{region}-aiplatform.googleapis.com"
 #: the CustomJob's console page, as aiplatform 2.7's ``CustomJob._dashboard_uri()`` composes it.
@@ -102,8 +104,8 @@ def _details(custom_job: dict[str, Any]) -> dict[str, Any]:
     return details
 
 
-def pricing_inputs(payload: dict[str, Any], region: str | None) -> dict[str, Any]:
-    """What a cost estimate needs from a built CustomJob (see ``airflow_wandb_launch.costs``). Pure.
+def pricing_inputs(payload: dict[str, Any], region: str | None) -> PricingInputs:
+    """What a cost estimate needs from a built CustomJob (see ``airflow_wandb_launch.cost.estimate``). Pure.
 
     Replicas are counted over all worker pools, per machine (``vertex_instance_type``): pools of one machine add
     up, and a job whose pools use different machines lists each, to be priced at its own rate.
@@ -118,8 +120,8 @@ def pricing_inputs(payload: dict[str, Any], region: str | None) -> dict[str, Any
             key = vertex_instance_type(pool["machine_spec"])
             counts[key] = counts.get(key, 0) + int(pool.get("replica_count") or 1)
     spot = str((spec.get("scheduling") or {}).get("strategy") or "").upper() == "SPOT"
-    machines = [{"instance_type": key, "count": count} for key, count in counts.items()]
-    return {"cloud": RESOURCE, "region": region, "spot": spot, "machines": machines}
+    machines = tuple(Machine(key, count) for key, count in counts.items())
+    return PricingInputs(RESOURCE, region, spot, machines)
 
 
 def console_url(job_name: str, project: str | None = None) -> str | None:
@@ -230,7 +232,7 @@ class VertexBackend(Backend):
     def build(self, request: LaunchRequest, resource_args: dict[str, Any], env: dict[str, str]) -> dict[str, Any]:
         return build_custom_job(request, resource_args, env)
 
-    def submit(self, payload: dict[str, Any]) -> JobRef:
+    def submit(self, payload: dict[str, Any], run: RunIdentity) -> JobRef:
         v1 = _v1()
         try:
             custom_job = v1.CustomJob(payload)
@@ -239,7 +241,7 @@ class VertexBackend(Backend):
         parent = f"projects/{self.project}/locations/{self.region}"
         created = self._create(parent, custom_job, payload["labels"][RUN_ID_LABEL])
         pricing = pricing_inputs(payload, self.region)
-        return JobRef(RESOURCE, created.name, {"project": self.project, "region": self.region, "pricing": pricing})
+        return JobRef(RESOURCE, created.name, run, {"project": self.project, "region": self.region}, pricing)
 
     def _create(self, parent: str, custom_job: Any, run_id: str) -> Any:
         """Create the job. A 429 is retried; after a 500/503 (which may have created it) look before retrying."""
@@ -304,7 +306,7 @@ class VertexBackend(Backend):
             await client.transport.close()
 
     def job_url(self, ref: JobRef) -> str | None:
-        return console_url(ref.job_id, ref.extra.get("project"))
+        return console_url(ref.job_id, ref.cloud.get("project"))
 
     def close(self) -> None:
         """Drop the clients; the async one's HTTP session is closed in its own event loop."""

@@ -11,8 +11,8 @@ import copy
 import re
 from typing import Any
 
-from airflow_wandb_launch.request import LaunchRequest
-from airflow_wandb_launch.resource_args import Args, fill_macros
+from airflow_wandb_launch.launch.request import LaunchRequest
+from airflow_wandb_launch.launch.resource_args import Args
 
 RESOURCE = "vertex"
 #: W&B Launch's ``spec``: the ``aiplatform.CustomJob`` constructor's arguments, plus the job-spec fields
@@ -73,7 +73,7 @@ def build_custom_job(request: LaunchRequest, resource_args: dict[str, Any], env:
     ``resource_args`` is ``{"spec": {...}, "run": {...}}`` unchanged from W&B Launch; ``env`` (the W&B run's
     variables) is appended to every container's env, the user's own entries winning on conflicts.
     """
-    args = Args(RESOURCE, fill_macros(resource_args, request.macros()))
+    args = Args(RESOURCE, resource_args)
     args.only(frozenset({"spec", "run"}))
     spec, run = args.child("spec", required=True), args.child("run")
     _reject(spec, {"project": "the operator's project_id", "location": "the operator's region"})

@@ -8,7 +8,7 @@ from typing import Any
 
 from airflow.sdk import BaseOperator, Context
 
-from airflow_wandb_launch.comparison import TIE_BREAKERS, format_table, rank_runs
+from airflow_wandb_launch.cost.comparison import TIE_BREAKERS, format_table, rank_runs
 from airflow_wandb_launch.hooks.wandb import WandbHook
 
 
@@ -23,7 +23,7 @@ class WandbCompareRunsOperator(BaseOperator):
     ran, or was killed).
     It logs the table (``comparison.format_table``), tags the winning W&B run ``best-<metric>`` (best effort)
     and returns the table (``ComparisonTable.to_dict()``: ``ranked``, ``unranked``, ``failed``, ``winner``).
-    Ties and the ranking rules: see ``airflow_wandb_launch.comparison``.
+    Ties and the ranking rules: see ``airflow_wandb_launch.cost.comparison``.
 
     :param launch_task_ids: the launch tasks to compare (not mapped); each is named by its task id.
     :param metric: the summary metric to rank by (templated).

@@ -11,7 +11,7 @@ from typing import Any, ClassVar
 from airflow.sdk import BaseOperator, Context
 from airflow.sdk.bases.operator import TRIGGER_FAIL_REPR
 
-from airflow_wandb_launch import wandb_queue
+from airflow_wandb_launch.wandb_api import queue as wandb_queue
 from airflow_wandb_launch.assets import record_artifact_events
 from airflow_wandb_launch.errors import LaunchJobFailed, ResourceArgsError
 from airflow_wandb_launch.hooks.wandb import WandbHook
@@ -23,11 +23,12 @@ from airflow_wandb_launch.operators.launch import (
     _dag_folder,
     _deadline,
 )
-from airflow_wandb_launch.request import RunIdentity
-from airflow_wandb_launch.resource_args import load_resource_args
-from airflow_wandb_launch.results import JobRef, JobState, JobStatus, RunInfo, launch_result
+from airflow_wandb_launch.launch.run import RunIdentity
+from airflow_wandb_launch.launch.resource_args import load_resource_args
+from airflow_wandb_launch.launch.job import JobRef, JobState, JobStatus
+from airflow_wandb_launch.launch.result import RunInfo, launch_result
 from airflow_wandb_launch.triggers.queue import QueueItemTrigger
-from airflow_wandb_launch.wandb_queue import (
+from airflow_wandb_launch.wandb_api.queue import (
     LAUNCH_DEFAULT_PROJECT,
     WHO,
     QueueRef,

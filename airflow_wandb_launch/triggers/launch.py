@@ -10,7 +10,7 @@ from typing import Any
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from airflow_wandb_launch.backends import Backend, make_backend
-from airflow_wandb_launch.results import JobRef, JobState, JobStatus
+from airflow_wandb_launch.launch.job import JobRef, JobState, JobStatus
 from airflow_wandb_launch.triggers.deferral import task_still_deferred
 
 #: consecutive failed status reads tolerated before the trigger gives up (transient API faults).

@@ -15,9 +15,9 @@ from typing import Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
-from airflow_wandb_launch.graphql import GraphQLClient
+from airflow_wandb_launch.wandb_api.graphql import GraphQLClient
 from airflow_wandb_launch.hooks.wandb import RUN_STATE_QUERY
-from airflow_wandb_launch.results import artifact_uri
+from airflow_wandb_launch.launch.result import artifact_uri
 from airflow_wandb_launch.triggers.launch import MAX_READ_ERRORS
 
 #: W&B run states after which a run does not change again (``preempted`` runs may resume: not terminal).

@@ -13,8 +13,9 @@ import pytest
 from airflow_wandb_launch.backends.azure_ml import AzureMLBackend, build_command_job
 from airflow_wandb_launch.backends.azure_ml_client import credential_from_connection
 from airflow_wandb_launch.errors import ResourceArgsError
-from airflow_wandb_launch.request import LaunchRequest, RunIdentity, WandbCredentials
-from airflow_wandb_launch.results import JobRef, JobState
+from airflow_wandb_launch.launch.request import LaunchRequest
+from airflow_wandb_launch.launch.run import RunIdentity, WandbCredentials
+from airflow_wandb_launch.launch.job import JobRef, JobState
 from airflow_wandb_launch.triggers.launch import LaunchJobTrigger
 from tests.conftest import ENTITY, ROOT
 from tests.emulators.azure_ml import AzureMLEmulator

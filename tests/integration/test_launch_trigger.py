@@ -8,7 +8,7 @@ import time
 import pytest
 
 from airflow_wandb_launch.backends.sagemaker import SageMakerBackend
-from airflow_wandb_launch.results import JobRef, JobState
+from airflow_wandb_launch.launch.job import JobRef, JobState
 from airflow_wandb_launch.triggers.launch import LaunchJobTrigger
 from tests.emulators.lifecycle import Lifecycle
 
@@ -120,7 +120,7 @@ def test_airflow_deferral_timeout_backstop_stops_the_job(submitted, sagemaker):
     from airflow.sdk.bases.operator import TRIGGER_FAIL_REPR, TriggerFailureReason
     from airflow.sdk.exceptions import TaskDeferralTimeout
 
-    from airflow_wandb_launch.job_memory import JOB_STATE_KEY
+    from airflow_wandb_launch.launch.memory import JOB_STATE_KEY
     from airflow_wandb_launch.operators import WandbLaunchSageMakerOperator
 
     trigger = submitted(Lifecycle("InProgress"))

@@ -12,7 +12,7 @@ import importlib.util
 
 import pytest
 
-from airflow_wandb_launch.comparison import format_table
+from airflow_wandb_launch.cost.comparison import format_table
 from tests.conftest import ENTITY, ROOT
 from tests.emulators.lifecycle import Lifecycle
 from tests.helpers.airflow import task_states, write_to_db, xcoms

@@ -8,12 +8,12 @@ from datetime import timedelta
 import httpx
 import pytest
 
-from airflow_wandb_launch import wandb_queue
-from airflow_wandb_launch.graphql import GraphQLClient
+from airflow_wandb_launch.wandb_api import queue as wandb_queue
+from airflow_wandb_launch.wandb_api.graphql import GraphQLClient
 from airflow_wandb_launch.operators import WandbLaunchQueueOperator
-from airflow_wandb_launch.request import WandbCredentials
+from airflow_wandb_launch.launch.run import WandbCredentials
 from airflow_wandb_launch.triggers.queue import QueueItemTrigger
-from airflow_wandb_launch.wandb_queue import LAUNCH_DEFAULT_PROJECT, QueueRef
+from airflow_wandb_launch.wandb_api.queue import LAUNCH_DEFAULT_PROJECT, QueueRef
 from tests.conftest import ENTITY
 from tests.emulators.lifecycle import Lifecycle
 from tests.emulators.wandb_queue import AgentScript

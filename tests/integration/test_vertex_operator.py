@@ -11,7 +11,7 @@ import pytest
 
 from airflow_wandb_launch.backends.vertex import VertexBackend
 from airflow_wandb_launch.operators.vertex import WandbLaunchVertexAIOperator
-from airflow_wandb_launch.results import JobRef
+from airflow_wandb_launch.launch.job import JobRef
 from airflow_wandb_launch.triggers.launch import LaunchJobTrigger
 from tests.conftest import ENTITY, ROOT
 from tests.emulators.lifecycle import Lifecycle

@@ -16,9 +16,10 @@ from airflow_wandb_launch.backends.azure_ml import (
     studio_url,
 )
 from airflow_wandb_launch.errors import MISSING, ResourceArgsError
-from airflow_wandb_launch.request import LaunchRequest, RunIdentity, WandbCredentials
-from airflow_wandb_launch.resource_args import load_resource_args
-from airflow_wandb_launch.results import JobState
+from airflow_wandb_launch.launch.request import LaunchRequest
+from airflow_wandb_launch.launch.run import RunIdentity, WandbCredentials
+from airflow_wandb_launch.launch.resource_args import load_resource_args
+from airflow_wandb_launch.launch.job import JobState
 from tests.conftest import ROOT
 
 IMAGE = "myregistry.azurecr.io/train:1"

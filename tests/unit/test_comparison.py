@@ -7,7 +7,7 @@ import math
 
 import pytest
 
-from airflow_wandb_launch.comparison import duration, format_table, rank_runs
+from airflow_wandb_launch.cost.comparison import duration, format_table, rank_runs
 
 
 def result(resource: str, metric: float | None = None, cost: float | None = 1.0, seconds: float | None = 600, **kw):

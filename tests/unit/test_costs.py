@@ -6,13 +6,14 @@ import logging
 
 import pytest
 
-from airflow_wandb_launch import costs
+from airflow_wandb_launch.cost import estimate as costs
 from airflow_wandb_launch.backends import azure_ml, sagemaker, vertex
 from airflow_wandb_launch.backends.vertex_spec import build_custom_job
-from airflow_wandb_launch.costs import cost_dict, estimate, job_cost
-from airflow_wandb_launch.hardware import resource_args_for
-from airflow_wandb_launch.request import LaunchRequest, RunIdentity
-from airflow_wandb_launch.results import JobRef, JobState, JobStatus
+from airflow_wandb_launch.cost.estimate import cost_dict, estimate, job_cost
+from airflow_wandb_launch.cost.hardware import resource_args_for
+from airflow_wandb_launch.launch.request import LaunchRequest
+from airflow_wandb_launch.launch.run import RunIdentity
+from airflow_wandb_launch.launch.job import JobRef, JobState, JobStatus
 
 HOUR = {"start_time": "2026-01-01T00:00:00Z", "end_time": "2026-01-01T01:00:00Z"}
 SAGEMAKER_BASE = {
@@ -184,7 +185,7 @@ def test_pools_of_different_machines_are_priced_each_at_its_rate():
     ],
 )
 def test_no_estimate_is_none_with_the_reason_logged(inputs, details, why, caplog):
-    with caplog.at_level(logging.INFO, logger="airflow_wandb_launch.costs"):
+    with caplog.at_level(logging.INFO, logger="airflow_wandb_launch.cost.estimate"):
         assert job_cost(ref(inputs), status(**details), prices={}) is None
     assert why in caplog.text
 

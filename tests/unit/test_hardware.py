@@ -10,7 +10,7 @@ import pytest
 from airflow_wandb_launch.backends.azure_ml import build_command_job
 from airflow_wandb_launch.backends.sagemaker import build_training_job
 from airflow_wandb_launch.backends.vertex_spec import build_custom_job
-from airflow_wandb_launch.hardware import (
+from airflow_wandb_launch.cost.hardware import (
     AZURE_ML,
     CLOUDS,
     HARDWARE,
@@ -25,8 +25,9 @@ from airflow_wandb_launch.hardware import (
     resource_args_for,
     vertex_instance_type,
 )
-from airflow_wandb_launch.request import LaunchRequest, RunIdentity
-from airflow_wandb_launch.resource_args import load_resource_args
+from airflow_wandb_launch.launch.request import LaunchRequest
+from airflow_wandb_launch.launch.run import RunIdentity
+from airflow_wandb_launch.launch.resource_args import load_resource_args
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "example_dags"
 N = None  # no equivalent

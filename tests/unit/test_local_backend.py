@@ -10,8 +10,9 @@ import pytest
 from airflow_wandb_launch.backends import make_backend
 from airflow_wandb_launch.backends.local import LocalProcessBackend, build_process, default_wandb_dir, exit_status
 from airflow_wandb_launch.errors import ResourceArgsError
-from airflow_wandb_launch.request import LaunchRequest, RunIdentity
-from airflow_wandb_launch.results import JobState
+from airflow_wandb_launch.launch.request import LaunchRequest
+from airflow_wandb_launch.launch.run import RunIdentity
+from airflow_wandb_launch.launch.job import JobState
 
 RUN_ID = "abcd1234"
 
@@ -226,6 +227,6 @@ def test_cancel_stops_a_running_process(tmp_path):
 
 
 def test_cancel_unknown_job_is_a_no_op():
-    from airflow_wandb_launch.results import JobRef
+    from airflow_wandb_launch.launch.job import JobRef
 
     LocalProcessBackend().cancel(JobRef("local-process", "local-unknown"))

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from airflow_wandb_launch.offline import FRAME, FULL, HEADER, find_offline_run, iter_records, read_offline_run
+from airflow_wandb_launch.wandb_api.offline import FRAME, FULL, HEADER, find_offline_run, iter_records, read_offline_run
 
 PROJECT = "offline-proj"
 RUNS = {"finished": "offrunok", "failed": "offrunbad"}

@@ -8,8 +8,8 @@ import sys
 
 import pytest
 
-from airflow_wandb_launch.hardware import AZURE_ML, CLOUDS, HARDWARE, SAGEMAKER, VERTEX
-from airflow_wandb_launch.pricing import (
+from airflow_wandb_launch.cost.hardware import AZURE_ML, CLOUDS, HARDWARE, SAGEMAKER, VERTEX
+from airflow_wandb_launch.cost.pricing import (
     EU_REGIONS,
     PRICES,
     PRICES_AS_OF,
@@ -267,7 +267,7 @@ def test_prices_from_variable_rejects_non_objects(monkeypatch):
 def test_hardware_and_pricing_import_without_airflow():
     code = (
         "import sys; sys.modules['airflow'] = None\n"
-        "from airflow_wandb_launch import hardware, pricing\n"
+        "from airflow_wandb_launch.cost import hardware, pricing\n"
         "assert 'airflow.sdk' not in sys.modules\n"
         "print(pricing.estimate_cost('sagemaker', 'ml.m5.xlarge', 'us-east-1', seconds=3600).usd)"
     )

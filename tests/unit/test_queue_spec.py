@@ -7,7 +7,7 @@ import json
 import pytest
 
 from airflow_wandb_launch.errors import ResourceArgsError
-from airflow_wandb_launch.wandb_queue import (
+from airflow_wandb_launch.wandb_api.queue import (
     LAUNCH_DEFAULT_PROJECT,
     QueueRef,
     build_run_spec,

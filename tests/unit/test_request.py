@@ -7,14 +7,8 @@ import re
 
 import pytest
 
-from airflow_wandb_launch.request import (
-    LaunchRequest,
-    RunIdentity,
-    WandbCredentials,
-    app_url,
-    make_run_id,
-    slug,
-)
+from airflow_wandb_launch.launch.request import LaunchRequest
+from airflow_wandb_launch.launch.run import RunIdentity, WandbCredentials, app_url, make_run_id, slug
 
 BASE = ("my_dag", "train", "manual__2026-01-01T00:00:00+00:00", -1, 1)
 ONLINE = WandbCredentials(api_key="a" * 40, base_url="https://api.wandb.ai", entity="ent", project="proj")

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from airflow_wandb_launch.errors import MISSING, ResourceArgsError
-from airflow_wandb_launch.resource_args import Args, fill_macros, load_resource_args
+from airflow_wandb_launch.launch.resource_args import Args, fill_macros, load_resource_args
 
 CONFIG = {"RoleArn": "arn:aws:iam::1:role/r", "ResourceConfig": {"InstanceCount": 1, "Tags": ["a"]}}
 

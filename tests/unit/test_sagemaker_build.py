@@ -20,9 +20,10 @@ from airflow_wandb_launch.backends.sagemaker import (
     to_camel_case,
 )
 from airflow_wandb_launch.errors import ResourceArgsError
-from airflow_wandb_launch.request import LaunchRequest, RunIdentity, WandbCredentials, make_run_id
-from airflow_wandb_launch.resource_args import load_resource_args
-from airflow_wandb_launch.results import JobState
+from airflow_wandb_launch.launch.request import LaunchRequest
+from airflow_wandb_launch.launch.run import RunIdentity, WandbCredentials, make_run_id
+from airflow_wandb_launch.launch.resource_args import load_resource_args
+from airflow_wandb_launch.launch.job import JobState
 
 REPO = Path(__file__).resolve().parents[2]
 ROLE = "arn:aws:iam::123456789012:role/SageMakerExecutionRole"

@@ -14,9 +14,10 @@ import yaml
 from airflow_wandb_launch.backends.vertex import STATES, console_url, job_status
 from airflow_wandb_launch.backends.vertex_spec import build_custom_job, label_value
 from airflow_wandb_launch.errors import ResourceArgsError
-from airflow_wandb_launch.request import LaunchRequest, RunIdentity
-from airflow_wandb_launch.resource_args import load_resource_args
-from airflow_wandb_launch.results import JobState
+from airflow_wandb_launch.launch.request import LaunchRequest
+from airflow_wandb_launch.launch.run import RunIdentity
+from airflow_wandb_launch.launch.resource_args import load_resource_args
+from airflow_wandb_launch.launch.job import JobState
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIGS = sorted(

@@ -11,7 +11,7 @@ import pytest
 from airflow.sdk._shared.secrets_masker import redact
 
 from airflow_wandb_launch.hooks import WandbHook
-from airflow_wandb_launch.request import DEFAULT_BASE_URL
+from airflow_wandb_launch.launch.run import DEFAULT_BASE_URL
 
 WANDB_ENV = ("WANDB_API_KEY", "WANDB_BASE_URL", "WANDB_ENTITY", "WANDB_PROJECT")
 

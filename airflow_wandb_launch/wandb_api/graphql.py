@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from airflow_wandb_launch.request import WandbCredentials
+from airflow_wandb_launch.launch.run import WandbCredentials
 
 DEFAULT_TIMEOUT = 30.0
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from airflow.sdk import Context
 
-from airflow_wandb_launch.results import JobRef
+from airflow_wandb_launch.launch.job import JobRef
 
 #: task state store key of the submitted job.
 JOB_STATE_KEY = "wandb_launch_job"

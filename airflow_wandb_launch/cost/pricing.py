@@ -12,7 +12,7 @@ by :func:`prices_from_variable`. Sources, per cloud, are in :data:`SOURCES`.
   TrainingTimeInSeconds`` is the saving (AWS's DescribeTrainingJob docs). So a SageMaker estimate always uses the
   on-demand rate on ``BillableTimeInSeconds``, spot or not.
 - **Vertex AI** (custom training prices: machine type plus accelerators, per replica-hour, keyed as
-  :func:`~airflow_wandb_launch.hardware.vertex_instance_type` spells them) and **Azure ML** (the VM's price;
+  :func:`~airflow_wandb_launch.cost.hardware.vertex_instance_type` spells them) and **Azure ML** (the VM's price;
   Azure ML adds no charge of its own): cost is ``(end - start) x replicas x rate``, the spot rate with spot.
   Spot figures here are a rough typical discount (:data:`SPOT_FRACTION`) of on-demand, not quotes.
 
@@ -31,7 +31,7 @@ from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from airflow_wandb_launch.hardware import AZURE_ML, SAGEMAKER, VERTEX, canonical_cloud
+from airflow_wandb_launch.cost.hardware import AZURE_ML, SAGEMAKER, VERTEX, canonical_cloud
 
 #: the date the built-in figures were last checked against (memory of) the public price lists
 PRICES_AS_OF = "2024-12-01"

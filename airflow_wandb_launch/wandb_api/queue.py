@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from airflow_wandb_launch.errors import ResourceArgsError
-from airflow_wandb_launch.graphql import GraphQLClient
+from airflow_wandb_launch.wandb_api.graphql import GraphQLClient
 
 #: the project W&B Launch queues live in unless a ``project_queue`` is given (``LAUNCH_DEFAULT_PROJECT``).
 LAUNCH_DEFAULT_PROJECT = "model-registry"

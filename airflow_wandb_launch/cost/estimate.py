@@ -1,12 +1,12 @@
 """A finished job's estimated cost, from what its backend recorded at submit and the cloud's own timing.
 
-Each cloud backend puts ``pricing`` into ``JobRef.extra`` at submit (its ``pricing_inputs(payload, region)``)::
+Each cloud backend records ``JobRef.pricing`` at submit (``cost.inputs.PricingInputs``), e.g.::
 
     {"cloud": "vertex", "region": "us-central1", "spot": False,
      "machines": [{"instance_type": "n1-standard-8+1xNVIDIA_TESLA_T4", "count": 2}]}
 
 :func:`job_cost` combines it with the job's last :class:`~airflow_wandb_launch.results.JobStatus` and
-:func:`~airflow_wandb_launch.pricing.estimate_cost`:
+:func:`~airflow_wandb_launch.cost.pricing.estimate_cost`:
 
 - **SageMaker**: ``BillableTimeInSeconds x InstanceCount`` at the on-demand rate (managed spot's saving is already
   in the billable time).
@@ -15,7 +15,7 @@ Each cloud backend puts ``pricing`` into ``JobRef.extra`` at submit (its ``prici
   running time (a slight overestimate for workers that start late). A job whose pools use different machines is
   priced pool by pool, each at its own rate, and the estimates added (``instance_type`` then lists them).
 
-Prices are the built-in table of :mod:`airflow_wandb_launch.pricing` with the Airflow Variable
+Prices are the built-in table of :mod:`airflow_wandb_launch.cost.pricing` with the Airflow Variable
 ``wandb_launch_prices`` (``pricing.PRICES_VARIABLE``) applied over it, read only when a cost is computed.
 No estimate (``None``, with a log line saying why) for local resources, unpriced machines or regions, and jobs
 without timing (one that never started). Importable without Airflow.
@@ -24,10 +24,11 @@ without timing (one that never started). Importable without Airflow.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from airflow_wandb_launch.pricing import (
+from airflow_wandb_launch.cost.inputs import Machine, PricingInputs
+from airflow_wandb_launch.cost.pricing import (
     PRICES_AS_OF,
     PRICES_VARIABLE,
     CostEstimate,
@@ -36,11 +37,9 @@ from airflow_wandb_launch.pricing import (
     estimate_cost,
     prices_from_variable,
 )
-from airflow_wandb_launch.results import JobRef, JobStatus
+from airflow_wandb_launch.launch.job import JobRef, JobStatus
 
 log = logging.getLogger(__name__)
-#: JobRef.extra key of the pricing inputs
-PRICING_KEY = "pricing"
 
 
 class NoCost(ValueError):
@@ -68,14 +67,14 @@ def job_cost(
 ) -> CostEstimate | None:
     """The job's estimated cost, or None (logged with the reason) when it cannot be estimated.
 
-    :param ref: the job, with ``extra["pricing"]`` from its backend's submit.
+    :param ref: the job, with ``pricing`` from its backend's submit.
     :param status: its last status (SageMaker: ``details.BillableTimeInSeconds``; Vertex and Azure ML:
         ``details.start_time`` / ``details.end_time``).
     :param prices: price overrides (see ``pricing.merge_prices``); default: the ``wandb_launch_prices`` Variable,
         read only for a job that has pricing inputs.
     :param logger: where the reason for no estimate goes.
     """
-    inputs = ref.extra.get(PRICING_KEY)
+    inputs = ref.pricing
     try:
         if inputs and prices is None:
             prices = load_prices(logger)
@@ -88,7 +87,10 @@ def job_cost(
 
 
 def estimate(
-    inputs: Mapping[str, Any] | None, details: Mapping[str, Any], *, prices: Mapping[Any, Any] | None = None
+    inputs: PricingInputs | Mapping[str, Any] | None,
+    details: Mapping[str, Any],
+    *,
+    prices: Mapping[Any, Any] | None = None,
 ) -> CostEstimate:
     """The cost from pricing inputs and status details. Pure.
 
@@ -100,19 +102,18 @@ def estimate(
     """
     if not inputs:
         raise NoCost("the resource records no pricing inputs (local resources cost nothing here)")
-    cloud, region, machines = inputs.get("cloud"), inputs.get("region"), inputs.get("machines") or []
+    if not isinstance(inputs, PricingInputs):
+        inputs = PricingInputs.from_dict(dict(inputs))
+    cloud, region, machines = inputs.cloud, inputs.region, inputs.machines
     if not region:
         raise NoCost(f"the {cloud} region is unknown")
-    unknown = [m for m in machines if not m.get("instance_type")]
+    unknown = [m for m in machines if not m.instance_type]
     if not machines or unknown:
-        where = f" (compute cluster {unknown[0]['compute']!r})" if unknown and unknown[0].get("compute") else ""
+        where = f" (compute cluster {unknown[0].compute!r})" if unknown and unknown[0].compute else ""
         raise NoCost(f"the machine type is not known{where}: its VM size is the cluster's, not the job's")
-    seconds = job_seconds(str(cloud), details)
-    spot = bool(inputs.get("spot"))
+    seconds = job_seconds(cloud, details)
     parts = [
-        estimate_cost(
-            str(cloud), m["instance_type"], region, seconds=seconds, count=int(m["count"]), spot=spot, prices=prices
-        )
+        estimate_cost(cloud, str(m.instance_type), region, seconds=seconds, count=m.count, spot=inputs.spot, prices=prices)
         for m in machines
     ]
     return parts[0] if len(parts) == 1 else combine(parts, machines)
@@ -135,7 +136,7 @@ def job_seconds(cloud: str, details: Mapping[str, Any]) -> float:
     return elapsed_seconds(start, end)
 
 
-def combine(parts: list[CostEstimate], machines: list[Mapping[str, Any]]) -> CostEstimate:
+def combine(parts: list[CostEstimate], machines: Sequence[Machine]) -> CostEstimate:
     """One estimate of a job on several machine types: costs and machine-seconds added up.
 
     :param parts: one estimate per machine type.
@@ -143,18 +144,10 @@ def combine(parts: list[CostEstimate], machines: list[Mapping[str, Any]]) -> Cos
     """
     usd = round(sum(p.usd for p in parts), 2)
     billable = sum(p.billable_seconds for p in parts)
-    names = " + ".join(f"{m['count']}x {p.instance_type}" for p, m in zip(parts, machines, strict=True))
+    names = " + ".join(f"{m.count}x {p.instance_type}" for p, m in zip(parts, machines, strict=True))
     rate = round(sum(p.hourly_rate * p.billable_seconds for p in parts) / billable, 4) if billable else 0.0
     sources = "; ".join(dict.fromkeys(p.source for p in parts))
     return CostEstimate(usd, billable, names, parts[0].cloud, rate, parts[0].spot, sources)
-
-
-def machine_count(inputs: Mapping[str, Any] | None) -> int:
-    """Machines priced (instances, replicas or nodes over all pools); 0 without inputs.
-
-    :param inputs: a backend's pricing inputs.
-    """
-    return sum(int(m.get("count") or 0) for m in (inputs or {}).get("machines") or [])
 
 
 def cost_dict(cost: CostEstimate | None, ref: JobRef) -> dict[str, Any] | None:
@@ -174,7 +167,7 @@ def cost_dict(cost: CostEstimate | None, ref: JobRef) -> dict[str, Any] | None:
         "spot": cost.spot,
         "source": cost.source,
         "prices_as_of": PRICES_AS_OF,
-        "machines": machine_count(ref.extra.get(PRICING_KEY)),
+        "machines": ref.pricing.machine_count if ref.pricing else 0,
     }
 
 

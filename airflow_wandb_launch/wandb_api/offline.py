@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from airflow_wandb_launch.results import RunInfo, artifact_uri
+from airflow_wandb_launch.launch.result import RunInfo, artifact_uri
 
 HEADER = b":W&B\xe1\xbe\x00"
 BLOCK = 32768

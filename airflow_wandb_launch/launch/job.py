@@ -1,0 +1,100 @@
+"""A submitted job: its reference (typed, it crosses the deferral) and its normalized state."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from enum import StrEnum
+from typing import Any
+
+from airflow_wandb_launch.cost.inputs import PricingInputs
+from airflow_wandb_launch.launch.run import RunIdentity
+
+
+class JobState(StrEnum):
+    """A job's state, the same words for every resource."""
+
+    PENDING = "pending"
+    RUNNING = "running"
+    STOPPING = "stopping"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    STOPPED = "stopped"
+    TIMED_OUT = "timed_out"
+
+    @property
+    def terminal(self) -> bool:
+        return self in TERMINAL_STATES
+
+
+TERMINAL_STATES = frozenset({JobState.SUCCEEDED, JobState.FAILED, JobState.STOPPED, JobState.TIMED_OUT})
+
+
+@dataclass(frozen=True)
+class JobRef:
+    """Enough to find a submitted job again; it travels in trigger kwargs, events and the task state store.
+
+    :param resource: the backend that runs it (``sagemaker``, ``vertex``, ...).
+    :param job_id: the cloud's name or id of the job.
+    :param run: the W&B run the job logs to.
+    :param cloud: where the job lives, as its backend needs it to read it again (region, project, workspace, pid).
+    :param pricing: what a cost estimate needs, recorded at submit (None: the resource is not priced).
+    :param job_url: the job's console page, computed once at submit.
+    :param run_url: the run's W&B page (None offline).
+    """
+
+    resource: str
+    job_id: str
+    run: RunIdentity
+    cloud: dict[str, Any] = field(default_factory=dict)
+    pricing: PricingInputs | None = None
+    job_url: str | None = None
+    run_url: str | None = None
+
+    def with_urls(self, *, job_url: str | None, run_url: str | None) -> JobRef:
+        return replace(self, job_url=job_url, run_url=run_url)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "resource": self.resource,
+            "job_id": self.job_id,
+            "run": self.run.to_dict(),
+            "cloud": dict(self.cloud),
+            "pricing": self.pricing.to_dict() if self.pricing else None,
+            "job_url": self.job_url,
+            "run_url": self.run_url,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> JobRef:
+        pricing = data.get("pricing")
+        return cls(
+            resource=data["resource"],
+            job_id=data["job_id"],
+            run=RunIdentity.from_dict(data["run"]),
+            cloud=dict(data.get("cloud") or {}),
+            pricing=PricingInputs.from_dict(pricing) if pricing else None,
+            job_url=data.get("job_url"),
+            run_url=data.get("run_url"),
+        )
+
+
+@dataclass(frozen=True)
+class JobStatus:
+    """One status read: the normalized state, the cloud's own word for it, and why (when it ended badly)."""
+
+    state: JobState
+    cloud_state: str
+    message: str | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "state": self.state.value,
+            "cloud_state": self.cloud_state,
+            "message": self.message,
+            "details": self.details,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> JobStatus:
+        return cls(JobState(data["state"]), data["cloud_state"], data.get("message"), dict(data.get("details") or {}))

@@ -1,0 +1,78 @@
+"""What W&B knows of a run at the end, and the LaunchResult (and failure record) handed to XCom."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """What W&B knows of a run once the job ended."""
+
+    state: str | None
+    summary: dict[str, Any] = field(default_factory=dict)
+    artifacts: list[dict[str, Any]] = field(default_factory=list)
+    url: str | None = None
+    offline: bool = False
+
+
+def artifact_uri(entity: str | None, project: str, name: str, version: str) -> str:
+    """``wandb-artifact://entity/project/name:version`` (the entity left out when unknown)."""
+    path = "/".join(p for p in (entity, project) if p)
+    return f"wandb-artifact://{path}/{name}:{version}"
+
+
+def launch_result(
+    ref: JobRef, status: JobStatus, *, run: RunInfo, resource: str | None = None, cost: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """The task's return value (CONTRACT.md's LaunchResult, plus ``cost_usd`` and ``cost``: the estimate, or None).
+
+    :param ref: the job (its run identity and URLs computed at submit).
+    :param status: its last status.
+    :param run: what W&B knows of the run.
+    :param resource: where it ran, when not ``ref.resource`` (a queue's resource).
+    :param cost: the job's estimated cost (``cost.estimate.cost_dict``), None when there is none.
+    """
+    result: dict[str, Any] = {
+        "resource": resource or ref.resource,
+        "job_id": ref.job_id,
+        "job_url": ref.job_url,
+        "job_state": status.state.value,
+        "run_id": ref.run.run_id,
+        "run_path": ref.run.run_path,
+        "run_url": run.url or ref.run_url,
+        "run_state": run.state,
+        "summary": run.summary,
+        "artifacts": run.artifacts,
+        "cost_usd": cost["usd"] if cost else None,
+        "cost": cost,
+    }
+    if run.offline:
+        result["offline"] = True
+    return result
+
+
+def failure_record(
+    ref: JobRef, status: JobStatus, reason: str, cost: dict[str, Any] | None, *, resource: str | None = None
+) -> dict[str, Any]:
+    """XCom ``failure`` of a launch task that failed after its job ended: which job, why, and what it cost.
+
+    :param ref: the job.
+    :param status: its last status.
+    :param reason: the task's failure message (without links).
+    :param cost: its estimated cost (``cost.estimate.cost_dict``), or None.
+    :param resource: where it ran, when not ``ref.resource``.
+    """
+    return {
+        "failed": True,
+        "resource": resource or ref.resource,
+        "job_id": ref.job_id,
+        "job_state": status.state.value,
+        "cloud_state": status.cloud_state,
+        "run_id": ref.run.run_id,
+        "run_path": ref.run.run_path,
+        "reason": reason,
+        "cost_usd": cost["usd"] if cost else None,
+        "cost": cost,
+    }
