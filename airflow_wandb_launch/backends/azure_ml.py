@@ -22,10 +22,10 @@ from airflow_wandb_launch.backends.azure_ml_client import cloud_name, connection
 from airflow_wandb_launch.backends.base import Backend
 from airflow_wandb_launch.cost.inputs import Machine, PricingInputs
 from airflow_wandb_launch.errors import ResourceArgsError
-from airflow_wandb_launch.launch.request import LaunchRequest
-from airflow_wandb_launch.launch.run import RunIdentity
-from airflow_wandb_launch.launch.resource_args import Args
 from airflow_wandb_launch.launch.job import JobRef, JobState, JobStatus
+from airflow_wandb_launch.launch.request import LaunchRequest
+from airflow_wandb_launch.launch.resource_args import Args
+from airflow_wandb_launch.launch.run import RunIdentity
 
 RESOURCE = "azure-ml"
 EXTRA = "azure"

@@ -16,10 +16,10 @@ from typing import Any
 
 from airflow_wandb_launch.backends.base import Backend
 from airflow_wandb_launch.errors import ResourceArgsError
-from airflow_wandb_launch.launch.request import LaunchRequest
-from airflow_wandb_launch.launch.run import RunIdentity
-from airflow_wandb_launch.launch.resource_args import Args
 from airflow_wandb_launch.launch.job import JobRef, JobState, JobStatus
+from airflow_wandb_launch.launch.request import LaunchRequest
+from airflow_wandb_launch.launch.resource_args import Args
+from airflow_wandb_launch.launch.run import RunIdentity
 
 log = logging.getLogger(__name__)
 RESOURCE = "local-process"

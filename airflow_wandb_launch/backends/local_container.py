@@ -8,9 +8,9 @@ from typing import Any
 
 from airflow_wandb_launch.backends.local import LocalProcessBackend, default_wandb_dir
 from airflow_wandb_launch.errors import ResourceArgsError
+from airflow_wandb_launch.launch.job import JobRef
 from airflow_wandb_launch.launch.request import LaunchRequest
 from airflow_wandb_launch.launch.resource_args import Args
-from airflow_wandb_launch.launch.job import JobRef
 
 RESOURCE = "local-container"
 KNOWN_KEYS = frozenset({"gpus", "volumes", "env", "network", "shm_size"})

@@ -8,10 +8,10 @@ from typing import Any, ClassVar
 from airflow_wandb_launch.backends.base import Backend
 from airflow_wandb_launch.cost.inputs import Machine, PricingInputs
 from airflow_wandb_launch.errors import MISSING, MissingExtraError, ResourceArgsError
-from airflow_wandb_launch.launch.request import LaunchRequest
-from airflow_wandb_launch.launch.run import RunIdentity
-from airflow_wandb_launch.launch.resource_args import Args
 from airflow_wandb_launch.launch.job import JobRef, JobState, JobStatus
+from airflow_wandb_launch.launch.request import LaunchRequest
+from airflow_wandb_launch.launch.resource_args import Args
+from airflow_wandb_launch.launch.run import RunIdentity
 
 RESOURCE = "sagemaker"
 JOB_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")

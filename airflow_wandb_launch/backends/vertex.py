@@ -12,13 +12,13 @@ import re
 from typing import Any, ClassVar
 
 from airflow_wandb_launch.backends.base import Backend
-from airflow_wandb_launch.cost.inputs import Machine, PricingInputs
 from airflow_wandb_launch.backends.vertex_spec import RESOURCE, RUN_ID_LABEL, build_custom_job
-from airflow_wandb_launch.errors import MissingExtraError, ResourceArgsError
 from airflow_wandb_launch.cost.hardware import vertex_instance_type
+from airflow_wandb_launch.cost.inputs import Machine, PricingInputs
+from airflow_wandb_launch.errors import MissingExtraError, ResourceArgsError
+from airflow_wandb_launch.launch.job import JobRef, JobState, JobStatus
 from airflow_wandb_launch.launch.request import LaunchRequest
 from airflow_wandb_launch.launch.run import RunIdentity
-from airflow_wandb_launch.launch.job import JobRef, JobState, JobStatus
 
 DEFAULT_ENDPOINT = "{region}-aiplatform.googleapis.com"
 #: the CustomJob's console page, as aiplatform 2.7's ``CustomJob._dashboard_uri()`` composes it.

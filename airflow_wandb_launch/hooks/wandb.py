@@ -13,9 +13,9 @@ from airflow.sdk import BaseHook
 from airflow.sdk.exceptions import AirflowNotFoundException
 
 from airflow_wandb_launch.errors import ResourceArgsError
-from airflow_wandb_launch.wandb_api.graphql import GraphQLClient
-from airflow_wandb_launch.launch.run import DEFAULT_BASE_URL, WandbCredentials
 from airflow_wandb_launch.launch.result import RunInfo, artifact_uri
+from airflow_wandb_launch.launch.run import DEFAULT_BASE_URL, WandbCredentials
+from airflow_wandb_launch.wandb_api.graphql import GraphQLClient
 
 #: the file of a W&B job artifact that describes its source (written by wandb's JobBuilder).
 JOB_FILE = "wandb-job.json"

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from airflow_wandb_launch.launch.job import JobRef, JobStatus
+
 
 @dataclass(frozen=True)
 class RunInfo:

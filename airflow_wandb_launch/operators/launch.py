@@ -17,16 +17,16 @@ from airflow.sdk.exceptions import TaskDeferred
 from airflow_wandb_launch.assets import record_artifact_events
 from airflow_wandb_launch.backends import BACKENDS, Backend, backend_class, canonical_resource
 from airflow_wandb_launch.cost.estimate import cost_dict, job_cost, write_cost_summary
+from airflow_wandb_launch.cost.pricing import CostEstimate
 from airflow_wandb_launch.errors import LaunchJobFailed, ResourceArgsError
 from airflow_wandb_launch.hooks.wandb import WandbHook
-from airflow_wandb_launch.launch.memory import forget_job, remember_job, remembered_job
-from airflow_wandb_launch.links import JOB_URL_KEY, RUN_URL_KEY, CloudJobLink, WandbRunLink
-from airflow_wandb_launch.cost.pricing import CostEstimate
-from airflow_wandb_launch.launch.request import LaunchRequest
-from airflow_wandb_launch.launch.run import RunIdentity, make_run_id
-from airflow_wandb_launch.launch.resource_args import load_resource_args
 from airflow_wandb_launch.launch.job import JobRef, JobState, JobStatus
+from airflow_wandb_launch.launch.memory import forget_job, remember_job, remembered_job
+from airflow_wandb_launch.launch.request import LaunchRequest
+from airflow_wandb_launch.launch.resource_args import load_resource_args
 from airflow_wandb_launch.launch.result import RunInfo, failure_record, launch_result
+from airflow_wandb_launch.launch.run import RunIdentity, make_run_id
+from airflow_wandb_launch.links import JOB_URL_KEY, RUN_URL_KEY, CloudJobLink, WandbRunLink
 from airflow_wandb_launch.triggers.launch import MAX_READ_ERRORS, LaunchJobTrigger
 
 #: extra time Airflow's own deferral timeout allows past the trigger's deadline (a backstop).

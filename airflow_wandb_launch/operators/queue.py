@@ -11,10 +11,13 @@ from typing import Any, ClassVar
 from airflow.sdk import BaseOperator, Context
 from airflow.sdk.bases.operator import TRIGGER_FAIL_REPR
 
-from airflow_wandb_launch.wandb_api import queue as wandb_queue
 from airflow_wandb_launch.assets import record_artifact_events
 from airflow_wandb_launch.errors import LaunchJobFailed, ResourceArgsError
 from airflow_wandb_launch.hooks.wandb import WandbHook
+from airflow_wandb_launch.launch.job import JobRef, JobState, JobStatus
+from airflow_wandb_launch.launch.resource_args import load_resource_args
+from airflow_wandb_launch.launch.result import RunInfo, launch_result
+from airflow_wandb_launch.launch.run import RunIdentity
 from airflow_wandb_launch.links import JOB_URL_KEY, RUN_URL_KEY
 from airflow_wandb_launch.operators.launch import (
     DEFERRAL_GRACE,
@@ -23,11 +26,8 @@ from airflow_wandb_launch.operators.launch import (
     _dag_folder,
     _deadline,
 )
-from airflow_wandb_launch.launch.run import RunIdentity
-from airflow_wandb_launch.launch.resource_args import load_resource_args
-from airflow_wandb_launch.launch.job import JobRef, JobState, JobStatus
-from airflow_wandb_launch.launch.result import RunInfo, launch_result
 from airflow_wandb_launch.triggers.queue import QueueItemTrigger
+from airflow_wandb_launch.wandb_api import queue as wandb_queue
 from airflow_wandb_launch.wandb_api.queue import (
     LAUNCH_DEFAULT_PROJECT,
     WHO,

@@ -10,12 +10,12 @@ from typing import Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
-from airflow_wandb_launch.wandb_api import queue as wandb_queue
-from airflow_wandb_launch.wandb_api.graphql import GraphQLClient
 from airflow_wandb_launch.hooks.wandb import WandbHook
 from airflow_wandb_launch.launch.job import JobRef, JobState, JobStatus
 from airflow_wandb_launch.triggers.deferral import task_still_deferred
 from airflow_wandb_launch.triggers.launch import MAX_READ_ERRORS
+from airflow_wandb_launch.wandb_api import queue as wandb_queue
+from airflow_wandb_launch.wandb_api.graphql import GraphQLClient
 from airflow_wandb_launch.wandb_api.queue import QueueRef
 
 #: how each terminal W&B run state ends the task.

@@ -15,10 +15,10 @@ from typing import Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
-from airflow_wandb_launch.wandb_api.graphql import GraphQLClient
 from airflow_wandb_launch.hooks.wandb import RUN_STATE_QUERY
 from airflow_wandb_launch.launch.result import artifact_uri
 from airflow_wandb_launch.triggers.launch import MAX_READ_ERRORS
+from airflow_wandb_launch.wandb_api.graphql import GraphQLClient
 
 #: W&B run states after which a run does not change again (``preempted`` runs may resume: not terminal).
 RUN_TERMINAL_STATES = frozenset({"finished", "failed", "crashed", "killed"})
