@@ -113,7 +113,9 @@ def estimate(
         raise NoCost(f"the machine type is not known{where}: its VM size is the cluster's, not the job's")
     seconds = job_seconds(cloud, details)
     parts = [
-        estimate_cost(cloud, str(m.instance_type), region, seconds=seconds, count=m.count, spot=inputs.spot, prices=prices)
+        estimate_cost(
+            cloud, str(m.instance_type), region, seconds=seconds, count=m.count, spot=inputs.spot, prices=prices
+        )
         for m in machines
     ]
     return parts[0] if len(parts) == 1 else combine(parts, machines)

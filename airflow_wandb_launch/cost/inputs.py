@@ -1,4 +1,5 @@
-"""What a cost estimate needs from a submitted job, recorded by its backend at submit (typed; it crosses the deferral)."""
+"""What a cost estimate needs from a submitted job, recorded by its backend at submit (typed: it crosses the deferral).
+"""
 
 from __future__ import annotations
 
@@ -47,6 +48,7 @@ class PricingInputs:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> PricingInputs:
         machines = tuple(
-            Machine(m.get("instance_type"), int(m.get("count") or 1), m.get("compute")) for m in data.get("machines") or ()
+            Machine(m.get("instance_type"), int(m.get("count") or 1), m.get("compute"))
+            for m in data.get("machines") or ()
         )
         return cls(str(data["cloud"]), data.get("region"), bool(data.get("spot")), machines)
