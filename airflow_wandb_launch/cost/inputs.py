@@ -1,5 +1,4 @@
-"""What a cost estimate needs from a submitted job, recorded by its backend at submit (typed: it crosses the deferral).
-"""
+"""What a cost estimate needs from a job, recorded by its backend at submit (typed: it crosses the deferral)."""
 
 from __future__ import annotations
 
