@@ -40,7 +40,6 @@ def get_provider_info() -> dict[str, Any]:
                 "python-modules": [
                     "airflow_wandb_launch.triggers.launch",
                     "airflow_wandb_launch.triggers.wandb",
-                    "airflow_wandb_launch.triggers.queue",
                 ],
             }
         ],

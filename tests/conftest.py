@@ -126,6 +126,24 @@ def triggers(monkeypatch):
     return seen
 
 
+@pytest.fixture
+def task_deferred(monkeypatch):
+    """What the triggers' kill guard reads of the task's state (from the triggerer's API; none here): set it.
+
+    ``task_deferred["deferred"] = True`` makes ``on_kill`` see a trigger moving between triggerers
+    (apache/airflow#73454); the default, False, a user's kill.
+    """
+    from airflow_wandb_launch.triggers import polling
+
+    answer = {"deferred": False}
+
+    async def still_deferred(task_instance, log) -> bool:
+        return answer["deferred"]
+
+    monkeypatch.setattr(polling, "task_still_deferred", still_deferred)
+    return answer
+
+
 def pytest_collection_modifyitems(config, items) -> None:
     """Run the e2e tests last: their Airflow stack (four processes) then lives only while they run."""
     items.sort(key=lambda item: item.get_closest_marker("e2e") is not None)

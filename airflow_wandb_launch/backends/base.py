@@ -11,6 +11,9 @@ from airflow_wandb_launch.launch.job import JobRef, JobStatus
 from airflow_wandb_launch.launch.request import LaunchRequest
 from airflow_wandb_launch.launch.run import RunIdentity
 
+#: status reads of one connection in flight at once when a backend reads jobs one by one.
+MAX_CONCURRENT_READS = 8
+
 
 class NoBillableTime(ValueError):
     """The job's status carries no timing to bill (it never ran, or the cloud did not say)."""
@@ -39,6 +42,8 @@ class Backend(ABC):
     runs_on_worker: ClassVar[bool] = False
     #: a W&B job is resolved to its image before ``build`` (False: the backend passes the job on as it is).
     resolves_job_image: ClassVar[bool] = True
+    #: W&B Launch's ``${...}`` macros are filled in ``resource_args`` before ``build`` (False: someone else does).
+    fills_macros: ClassVar[bool] = True
     #: the cloud's limit on one environment variable's length, if any.
     max_env_value_length: ClassVar[int | None] = None
 
@@ -61,8 +66,8 @@ class Backend(ABC):
         """Read the job's state once."""
 
     @abstractmethod
-    def cancel(self, ref: JobRef) -> None:
-        """Ask the cloud to stop the job (a no-op for a job that already ended)."""
+    def cancel(self, ref: JobRef) -> str | None:
+        """Ask the cloud to stop the job (a no-op for a job that already ended); may say what it did."""
 
     def job_url(self, ref: JobRef) -> str | None:
         """The job's page in the cloud console, if it has one."""
@@ -76,9 +81,17 @@ class Backend(ABC):
         """How messages name the job."""
         return f"{ref.resource} job {ref.job_id}"
 
-    def pending_timeout_message(self, ref: JobRef, seconds: float) -> str:
-        """Why the job failed when it stayed pending past the operator's ``pending_timeout``."""
-        return f"{self.describe(ref)} was still pending after {seconds:g} s (pending_timeout); it was stopped"
+    def pending_timeout_message(self, ref: JobRef, status: JobStatus | None, seconds: float) -> str:
+        """Why the job failed when it stayed pending past the operator's ``pending_timeout``.
+
+        :param status: its last status (None if it was never read).
+        """
+        why = f" ({status.cloud_state})" if status else ""
+        return f"{self.describe(ref)} was still pending{why} after {seconds:g} s (pending_timeout)"
+
+    def resolve_run(self, ref: JobRef, status: JobStatus) -> JobRef:
+        """The job's reference with the run it actually logged to (a queue's agent may start another run id)."""
+        return ref
 
     @classmethod
     def billable_seconds(cls, details: Mapping[str, Any]) -> float:
@@ -93,11 +106,29 @@ class Backend(ABC):
             raise NoBillableTime(f"{cls.resource} reported no start and end time (did the job run at all?)")
         return elapsed_seconds(start, end)
 
+    def prepare_client(self) -> None:  # noqa: B027 - optional: backends without a client have nothing to build
+        """Read the connection and build the SDK client now (the triggerer calls this in a thread)."""
+
     async def astatus(self, ref: JobRef) -> JobStatus:
         return await asyncio.to_thread(self.status, ref)
 
-    async def acancel(self, ref: JobRef) -> None:
-        await asyncio.to_thread(self.cancel, ref)
+    async def astatus_many(self, refs: list[JobRef]) -> dict[str, JobStatus | BaseException]:
+        """The statuses of many jobs of this connection, by job id (an exception for a job whose read failed).
+
+        By default one ``astatus`` per job, ``MAX_CONCURRENT_READS`` at a time; a backend whose cloud can list
+        many jobs in one call overrides it.
+        """
+        limit = asyncio.Semaphore(MAX_CONCURRENT_READS)
+
+        async def read(ref: JobRef) -> JobStatus:
+            async with limit:
+                return await self.astatus(ref)
+
+        results = await asyncio.gather(*(read(ref) for ref in refs), return_exceptions=True)
+        return {ref.job_id: result for ref, result in zip(refs, results, strict=True)}
+
+    async def acancel(self, ref: JobRef) -> str | None:
+        return await asyncio.to_thread(self.cancel, ref)
 
     def close(self) -> None:  # noqa: B027 - optional hook, most backends hold nothing to release
         """Release clients (called when the trigger or task is done with the backend)."""

@@ -2,11 +2,11 @@
 
 Each cloud backend records ``JobRef.pricing`` at submit (``cost.inputs.PricingInputs``), e.g.::
 
-    {"cloud": "vertex", "region": "us-central1", "spot": False,
-     "machines": [{"instance_type": "n1-standard-8+1xNVIDIA_TESLA_T4", "count": 2}]}
+    PricingInputs("vertex", "us-central1", False, (Machine("n1-standard-8+1xNVIDIA_TESLA_T4", 2),))
 
-:func:`job_cost` combines it with the job's last :class:`~airflow_wandb_launch.results.JobStatus` and
-:func:`~airflow_wandb_launch.cost.pricing.estimate_cost`:
+:func:`job_cost` combines it with the job's last :class:`~airflow_wandb_launch.launch.job.JobStatus` and
+:func:`~airflow_wandb_launch.cost.pricing.estimate_cost`. The seconds each machine is billed for are its backend's
+``billable_seconds`` of the status details:
 
 - **SageMaker**: ``BillableTimeInSeconds x InstanceCount`` at the on-demand rate (managed spot's saving is already
   in the billable time).
@@ -33,7 +33,6 @@ from airflow_wandb_launch.cost.pricing import (
     PRICES_VARIABLE,
     CostEstimate,
     UnknownPrice,
-    elapsed_seconds,
     estimate_cost,
     prices_from_variable,
 )
@@ -87,14 +86,14 @@ def job_cost(
 
 
 def estimate(
-    inputs: PricingInputs | Mapping[str, Any] | None,
+    inputs: PricingInputs | None,
     details: Mapping[str, Any],
     *,
     prices: Mapping[Any, Any] | None = None,
 ) -> CostEstimate:
     """The cost from pricing inputs and status details. Pure.
 
-    :param inputs: a backend's ``pricing_inputs`` (``None`` for resources that record none).
+    :param inputs: what the backend recorded at submit (``None`` for resources that record none).
     :param details: ``JobStatus.details``.
     :param prices: price overrides.
     :raises NoCost: for missing inputs, an unknown machine or missing timing.
@@ -102,8 +101,6 @@ def estimate(
     """
     if not inputs:
         raise NoCost("the resource records no pricing inputs (local resources cost nothing here)")
-    if not isinstance(inputs, PricingInputs):
-        inputs = PricingInputs.from_dict(dict(inputs))
     cloud, region, machines = inputs.cloud, inputs.region, inputs.machines
     if not region:
         raise NoCost(f"the {cloud} region is unknown")
@@ -122,20 +119,19 @@ def estimate(
 
 
 def job_seconds(cloud: str, details: Mapping[str, Any]) -> float:
-    """Seconds each machine is billed for: SageMaker's ``BillableTimeInSeconds``, else ``end - start``.
+    """Seconds each machine is billed for, as the cloud's backend reads them from its status details.
 
-    :param cloud: the cloud.
+    :param cloud: the cloud (a registered resource).
     :param details: ``JobStatus.details``.
     :raises NoCost: if the cloud reported no timing.
     """
-    if cloud == "sagemaker":
-        if details.get("BillableTimeInSeconds") is None:
-            raise NoCost("SageMaker reported no BillableTimeInSeconds")
-        return float(details["BillableTimeInSeconds"])
-    start, end = details.get("start_time"), details.get("end_time")
-    if not start or not end:
-        raise NoCost(f"{cloud} reported no start and end time (did the job run at all?)")
-    return elapsed_seconds(start, end)
+    from airflow_wandb_launch.backends import backend_class
+    from airflow_wandb_launch.backends.base import NoBillableTime
+
+    try:
+        return backend_class(cloud).billable_seconds(details)
+    except NoBillableTime as err:
+        raise NoCost(str(err)) from err
 
 
 def combine(parts: list[CostEstimate], machines: Sequence[Machine]) -> CostEstimate:

@@ -1,33 +1,50 @@
-"""Equivalent hardware across SageMaker, Vertex AI and Azure ML, and each cloud's ``resource_args`` for it.
+"""Equivalent hardware across clouds, and each cloud's ``resource_args`` for it.
 
 A hardware request names GPUs (``"1x T4"``, ``"4x A100-40GB"``, ``"8x H100"``) or a CPU-only size (``"cpu-4"``:
-4 vCPUs). :data:`HARDWARE` maps each request to the one offering per cloud with the same GPU model and count (or,
-CPU-only, the same vCPU count); host vCPUs and memory differ between clouds and are not matched. Where a cloud
-has no such offering the entry is ``None`` and :data:`NO_EQUIVALENT` says why and what comes closest:
-:func:`offering` then raises :class:`NoEquivalentHardware` rather than guess.
+4 vCPUs), one of :data:`REQUESTS`. Each cloud's folder (``backends/<cloud>/hardware.py``) maps every request to
+its one offering with the same GPU model and count (or, CPU-only, the same vCPU count) in ``OFFERINGS``, or says
+in ``GAPS`` why it has none and what comes closest; host vCPUs and memory differ between clouds and are not
+matched. :func:`offering` raises :class:`NoEquivalentHardware` for a gap rather than guess. :data:`HARDWARE` and
+:data:`NO_EQUIVALENT` are those tables over every registered cloud (:data:`CLOUDS`: the resources whose folder has
+a ``hardware`` module).
 
-Only GPU model and count per instance type are claimed here (from each cloud's instance-type documentation);
+Only GPU model and count per instance type are claimed (from each cloud's instance-type documentation);
 availability varies by region and account quota, and rows with a known caveat carry a ``note``.
 
-:func:`resource_args_for` writes an offering into a W&B Launch queue config for the cloud (the shapes the
-``sagemaker``, ``vertex`` and ``azure-ml`` backends build from). Pure: no cloud SDK, no Airflow.
+:func:`resource_args_for` writes an offering into a W&B Launch queue config for the cloud, with the folder's
+``write_resource_args``. Pure: no cloud SDK, no Airflow (cloud aliases such as ``vertex-ai`` are read from the
+backend classes, so they resolve only where those import, i.e. with Airflow).
 """
 
 from __future__ import annotations
 
 import copy
+import functools
 import re
 from dataclasses import dataclass
+from types import ModuleType
 from typing import Any
 
-SAGEMAKER, VERTEX, AZURE_ML = "sagemaker", "vertex", "azure-ml"
-CLOUDS = (SAGEMAKER, VERTEX, AZURE_ML)
-#: other names of the clouds, as the backends accept them
-CLOUD_ALIASES = {"gcp-vertex": VERTEX, "vertex-ai": VERTEX, "azureml": AZURE_ML}
-#: the wait for spot capacity SageMaker is given when the base config sets none: this many MaxRuntimes
-SPOT_WAIT_FACTOR = 2
-#: SageMaker's MaxRuntimeInSeconds when a config sets none (one day)
-SAGEMAKER_DEFAULT_RUNTIME = 86400
+#: the hardware requests every cloud answers, with an offering or a gap
+REQUESTS = (
+    "1x T4",
+    "1x L4",
+    "1x V100",
+    "4x V100",
+    "8x V100",
+    "1x A100-40GB",
+    "4x A100-40GB",
+    "8x A100-40GB",
+    "8x A100-80GB",
+    "8x H100",
+    "cpu-4",
+    "cpu-8",
+    "cpu-16",
+)
+#: the GPU models requests may name (upper case) -> the canonical spelling
+GPU_MODELS = {m.upper(): m for m in ("T4", "L4", "V100", "A100-40GB", "A100-80GB", "H100")}
+_GPU_REQUEST = re.compile(r"^(\d+)\s*[x\u00d7]\s*([a-z0-9-]+)$", re.IGNORECASE)
+_CPU_REQUEST = re.compile(r"^cpu\s*-\s*(\d+)$", re.IGNORECASE)
 
 
 class HardwareRequestError(ValueError):
@@ -53,11 +70,12 @@ class NoEquivalentHardware(LookupError):
 class Offering:
     """One cloud's machine for a hardware request.
 
-    :param name: SageMaker instance type, Vertex ``machine_type`` or Azure VM size.
+    :param name: the instance type, machine type or VM size.
     :param gpu_model: the GPU (``"V100"``), ``None`` for CPU-only.
     :param gpu_count: GPUs per machine.
-    :param accelerator_type: Vertex's ``accelerator_type`` enum name (Vertex only).
+    :param accelerator_type: the accelerator's enum name, where GPUs are attached to a machine type (Vertex).
     :param note: a caveat (availability, retirement) worth knowing.
+    :param price_key: the key its price is listed under, when not ``name`` (Vertex: machine plus accelerators).
     """
 
     name: str
@@ -65,16 +83,15 @@ class Offering:
     gpu_count: int = 0
     accelerator_type: str | None = None
     note: str = ""
+    price_key: str | None = None
 
     @property
     def instance_type(self) -> str:
-        """The key prices are looked up by: the name, or for Vertex ``machine_type+<n>x<accelerator>``."""
-        if self.accelerator_type:
-            return vertex_instance_type(self.machine_spec())
-        return self.name
+        """The key prices are looked up by."""
+        return self.price_key or self.name
 
     def machine_spec(self) -> dict[str, Any]:
-        """Vertex's ``machine_spec`` for this offering."""
+        """The machine with its attached accelerators, as Vertex's ``machine_spec``."""
         spec: dict[str, Any] = {"machine_type": self.name}
         if self.accelerator_type:
             spec.update(accelerator_type=self.accelerator_type, accelerator_count=self.gpu_count)
@@ -89,117 +106,67 @@ class Gap:
     closest: tuple[str, ...]
 
 
-def _sm(name: str, model: str | None = None, count: int = 0, note: str = "") -> Offering:
-    return Offering(name, model, count, None, note)
+# -- the tables, from the cloud folders -------------------------------------------------------------------------
 
 
-def _vx(machine: str, accelerator: str | None = None, model: str | None = None, count: int = 0) -> Offering:
-    return Offering(machine, model, count, accelerator)
+def _hardware_modules() -> dict[str, ModuleType]:
+    from airflow_wandb_launch.backends import BACKENDS
+
+    return _modules(tuple(BACKENDS.items()))
 
 
-_NCV3 = "NCv3 (V100) sizes are being retired by Azure; check availability in your region"
-#: request -> cloud -> offering, or None (see NO_EQUIVALENT)
-HARDWARE: dict[str, dict[str, Offering | None]] = {
-    "1x T4": {
-        SAGEMAKER: _sm("ml.g4dn.xlarge", "T4", 1),
-        VERTEX: _vx("n1-standard-8", "NVIDIA_TESLA_T4", "T4", 1),
-        AZURE_ML: _sm("Standard_NC4as_T4_v3", "T4", 1),
-    },
-    "1x L4": {
-        SAGEMAKER: _sm("ml.g6.xlarge", "L4", 1),
-        VERTEX: _vx("g2-standard-8", "NVIDIA_L4", "L4", 1),
-        AZURE_ML: None,
-    },
-    "1x V100": {
-        SAGEMAKER: _sm("ml.p3.2xlarge", "V100", 1),
-        VERTEX: _vx("n1-standard-8", "NVIDIA_TESLA_V100", "V100", 1),
-        AZURE_ML: _sm("Standard_NC6s_v3", "V100", 1, _NCV3),
-    },
-    "4x V100": {
-        SAGEMAKER: _sm("ml.p3.8xlarge", "V100", 4),
-        VERTEX: _vx("n1-standard-32", "NVIDIA_TESLA_V100", "V100", 4),
-        AZURE_ML: _sm("Standard_NC24s_v3", "V100", 4, _NCV3),
-    },
-    "8x V100": {
-        SAGEMAKER: _sm("ml.p3.16xlarge", "V100", 8),
-        VERTEX: _vx("n1-standard-64", "NVIDIA_TESLA_V100", "V100", 8),
-        AZURE_ML: None,
-    },
-    "1x A100-40GB": {
-        SAGEMAKER: None,
-        VERTEX: _vx("a2-highgpu-1g", "NVIDIA_TESLA_A100", "A100-40GB", 1),
-        AZURE_ML: None,
-    },
-    "4x A100-40GB": {
-        SAGEMAKER: None,
-        VERTEX: _vx("a2-highgpu-4g", "NVIDIA_TESLA_A100", "A100-40GB", 4),
-        AZURE_ML: None,
-    },
-    "8x A100-40GB": {
-        SAGEMAKER: _sm("ml.p4d.24xlarge", "A100-40GB", 8),
-        VERTEX: _vx("a2-highgpu-8g", "NVIDIA_TESLA_A100", "A100-40GB", 8),
-        AZURE_ML: _sm("Standard_ND96asr_v4", "A100-40GB", 8),
-    },
-    "8x A100-80GB": {
-        # p4de has had limited regional availability (us-east-1 first); check your region.
-        SAGEMAKER: _sm("ml.p4de.24xlarge", "A100-80GB", 8, "limited regional availability"),
-        VERTEX: _vx("a2-ultragpu-8g", "NVIDIA_A100_80GB", "A100-80GB", 8),
-        AZURE_ML: _sm("Standard_ND96amsr_A100_v4", "A100-80GB", 8),
-    },
-    "8x H100": {
-        SAGEMAKER: _sm("ml.p5.48xlarge", "H100", 8),
-        VERTEX: _vx("a3-highgpu-8g", "NVIDIA_H100_80GB", "H100", 8),
-        AZURE_ML: _sm("Standard_ND96isr_H100_v5", "H100", 8),
-    },
-    # CPU-only: the same vCPU count (memory differs: m5 and Dsv3 have 4 GiB per vCPU, n1-standard 3.75 GB).
-    "cpu-4": {SAGEMAKER: _sm("ml.m5.xlarge"), VERTEX: _vx("n1-standard-4"), AZURE_ML: _sm("Standard_D4s_v3")},
-    "cpu-8": {SAGEMAKER: _sm("ml.m5.2xlarge"), VERTEX: _vx("n1-standard-8"), AZURE_ML: _sm("Standard_D8s_v3")},
-    "cpu-16": {SAGEMAKER: _sm("ml.m5.4xlarge"), VERTEX: _vx("n1-standard-16"), AZURE_ML: _sm("Standard_D16s_v3")},
-}
+@functools.cache
+def _modules(registry: tuple[tuple[str, str], ...]) -> dict[str, ModuleType]:
+    """The registered resources' ``hardware`` modules (cached per registry state)."""
+    from airflow_wandb_launch.backends import resource_module
 
-#: (request, cloud) -> why HARDWARE has None there
-NO_EQUIVALENT: dict[tuple[str, str], Gap] = {
-    ("1x L4", AZURE_ML): Gap(
-        "Azure offers no NVIDIA L4 VM size",
-        ("Standard_NC4as_T4_v3 (1x T4)", "Standard_NC24ads_A100_v4 (1x A100-80GB PCIe)"),
-    ),
-    ("8x V100", AZURE_ML): Gap(
-        "Azure's NCv3 series stops at 4x V100 (Standard_NC24s_v3); the 8x V100 NDv2 size (Standard_ND40rs_v2) "
-        "is not generally available",
-        ("Standard_NC24s_v3 (4x V100) with count=2",),
-    ),
-    ("1x A100-40GB", SAGEMAKER): Gap(
-        "SageMaker's only A100-40GB instance type has 8 GPUs",
-        ("ml.p4d.24xlarge (8x A100-40GB)", "ml.p3.2xlarge (1x V100)"),
-    ),
-    ("1x A100-40GB", AZURE_ML): Gap(
-        "Azure's single-A100 size has the 80GB PCIe A100; its 40GB A100 size has 8 GPUs",
-        ("Standard_NC24ads_A100_v4 (1x A100-80GB PCIe)", "Standard_ND96asr_v4 (8x A100-40GB)"),
-    ),
-    ("4x A100-40GB", SAGEMAKER): Gap(
-        "SageMaker's only A100-40GB instance type has 8 GPUs",
-        ("ml.p4d.24xlarge (8x A100-40GB)", "ml.p3.8xlarge (4x V100)"),
-    ),
-    ("4x A100-40GB", AZURE_ML): Gap(
-        "Azure's 4x A100 size has the 80GB PCIe A100; its 40GB A100 size has 8 GPUs",
-        ("Standard_NC96ads_A100_v4 (4x A100-80GB PCIe)", "Standard_ND96asr_v4 (8x A100-40GB)"),
-    ),
-}
+    found = {resource: resource_module(resource, "hardware") for resource, _ in registry}
+    return {resource: module for resource, module in found.items() if module is not None}
 
-#: the GPU models requests may name (upper case) -> the canonical spelling
-GPU_MODELS = {m.upper(): m for m in ("T4", "L4", "V100", "A100-40GB", "A100-80GB", "H100")}
-_GPU_REQUEST = re.compile(r"^(\d+)\s*[x\u00d7]\s*([a-z0-9-]+)$", re.IGNORECASE)
-_CPU_REQUEST = re.compile(r"^cpu\s*-\s*(\d+)$", re.IGNORECASE)
+
+def _tables() -> tuple[dict[str, dict[str, Offering | None]], dict[tuple[str, str], Gap]]:
+    hardware: dict[str, dict[str, Offering | None]] = {request: {} for request in REQUESTS}
+    gaps: dict[tuple[str, str], Gap] = {}
+    for cloud, module in _hardware_modules().items():
+        unknown = set(module.OFFERINGS) | set(module.GAPS)
+        unknown -= set(REQUESTS)
+        if unknown:
+            raise ValueError(f"{module.__name__} lists requests not in REQUESTS: {sorted(unknown)}")
+        for request in REQUESTS:
+            hardware[request][cloud] = module.OFFERINGS.get(request)
+            if request not in module.OFFERINGS:
+                gaps[(request, cloud)] = module.GAPS.get(request) or Gap(f"{cloud} lists no offering for it", ())
+    return hardware, gaps
+
+
+def __getattr__(name: str) -> Any:
+    """:data:`CLOUDS`, :data:`HARDWARE` (request -> cloud -> Offering or None) and :data:`NO_EQUIVALENT`
+    ((request, cloud) -> Gap), assembled from the cloud folders when first read."""
+    if name == "CLOUDS":
+        return tuple(_hardware_modules())
+    if name == "HARDWARE":
+        return _tables()[0]
+    if name == "NO_EQUIVALENT":
+        return _tables()[1]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+# -- lookups ---------------------------------------------------------------------------------------------------
 
 
 def canonical_cloud(cloud: str) -> str:
-    """``cloud`` as one of :data:`CLOUDS` (aliases such as ``vertex-ai`` and ``azureml`` accepted).
+    """``cloud`` as one of :data:`CLOUDS` (any case; aliases such as ``vertex-ai`` and ``azureml`` accepted).
 
     :param cloud: a cloud (backend resource) name.
+    :raises ValueError: for a name that is not a cloud with a hardware table.
     """
-    name = CLOUD_ALIASES.get(str(cloud).strip().lower(), str(cloud).strip().lower())
-    if name not in CLOUDS:
-        raise ValueError(f"unknown cloud {cloud!r}: expected one of {[*CLOUDS, *CLOUD_ALIASES]}")
+    from airflow_wandb_launch.backends import known_names, resolve_resource
+
+    name = resolve_resource(str(cloud).strip().lower())
+    clouds = _hardware_modules()
+    if name not in clouds:
+        names = [n for n in known_names() if resolve_resource(n) in clouds]
+        raise ValueError(f"unknown cloud {cloud!r}: expected one of {names}")
     return name
 
 
@@ -230,40 +197,32 @@ def parse_request(hardware: str) -> str:
             f"cannot parse hardware request {hardware!r}: expected '<count>x <GPU>' (e.g. '4x A100-40GB') "
             "or 'cpu-<vCPUs>' (e.g. 'cpu-4')"
         )
-    if request not in HARDWARE:
-        raise HardwareRequestError(f"{request!r} is not in the hardware table; known requests: {list(HARDWARE)}")
+    if request not in REQUESTS:
+        raise HardwareRequestError(f"{request!r} is not in the hardware table; known requests: {list(REQUESTS)}")
     return request
 
 
 def offering(cloud: str, hardware: str) -> Offering:
     """The cloud's offering for a hardware request.
 
-    :param cloud: ``sagemaker``, ``vertex`` or ``azure-ml`` (or an alias).
+    :param cloud: one of :data:`CLOUDS` (or an alias).
     :param hardware: a hardware request, see :func:`parse_request`.
     :raises NoEquivalentHardware: if the cloud has none (naming the closest offerings).
     """
     cloud, request = canonical_cloud(cloud), parse_request(hardware)
-    found = HARDWARE[request][cloud]
+    hardware_table, gaps = _tables()
+    found = hardware_table[request][cloud]
     if found is None:
-        gap = NO_EQUIVALENT[(request, cloud)]
+        gap = gaps[(request, cloud)]
         raise NoEquivalentHardware(cloud, request, gap.reason, gap.closest)
     return found
-
-
-def vertex_instance_type(machine_spec: dict[str, Any]) -> str:
-    """A Vertex machine as one price-table key: ``machine_type``, plus ``+<n>x<accelerator_type>`` with GPUs.
-
-    :param machine_spec: Vertex's ``machine_spec`` (or a job_status ``worker_pools`` entry).
-    """
-    machine = machine_spec["machine_type"]
-    accelerator, count = machine_spec.get("accelerator_type"), int(machine_spec.get("accelerator_count") or 0)
-    return f"{machine}+{count}x{accelerator}" if accelerator and count else machine
 
 
 def resource_args_for(cloud: str, hardware: str, base: dict[str, Any], *, count: int = 1, spot: bool = False) -> dict:
     """The cloud's ``resource_args``: ``base`` with the hardware request's machines written in.
 
-    ``base`` (a queue config, left unchanged) keeps every value that is not hardware. Written per cloud:
+    ``base`` (a queue config, left unchanged) keeps every value that is not hardware; what is written is the
+    cloud's (see ``write_resource_args`` in ``backends/<cloud>/hardware.py``):
 
     - ``sagemaker``: ``ResourceConfig.InstanceType`` / ``InstanceCount``; ``EnableManagedSpotTraining``, and with
       spot ``StoppingCondition.MaxWaitTimeInSeconds`` (if the base sets none: 2x ``MaxRuntimeInSeconds``, itself
@@ -278,7 +237,7 @@ def resource_args_for(cloud: str, hardware: str, base: dict[str, Any], *, count:
     ``spot`` is authoritative: ``spot=False`` removes the base's spot settings, so a run's capacity (and so its
     cost estimate) is what was asked for.
 
-    :param cloud: ``sagemaker``, ``vertex`` or ``azure-ml`` (or an alias).
+    :param cloud: one of :data:`CLOUDS` (or an alias).
     :param hardware: a hardware request (``"4x A100-40GB"``, ``"cpu-4"``).
     :param base: the queue config (a ``{cloud: {...}}`` wrapper is unwrapped).
     :param count: machines (instances / replicas / nodes), at least 1.
@@ -287,6 +246,8 @@ def resource_args_for(cloud: str, hardware: str, base: dict[str, Any], *, count:
     :raises HardwareRequestError: for a bad request.
     :raises ValueError: for a bad count, or a base the hardware cannot be written into.
     """
+    from airflow_wandb_launch.backends import resource_names
+
     cloud = canonical_cloud(cloud)
     machine = offering(cloud, hardware)
     if isinstance(count, bool) or not isinstance(count, int) or count < 1:
@@ -294,15 +255,16 @@ def resource_args_for(cloud: str, hardware: str, base: dict[str, Any], *, count:
     if not isinstance(base, dict):
         raise ValueError(f"base is a queue config mapping, not {type(base).__name__}")
     args = copy.deepcopy(base)
-    names = {cloud, *(alias for alias, name in CLOUD_ALIASES.items() if name == cloud)}
-    if len(args) == 1 and next(iter(args)) in names:
+    if len(args) == 1 and next(iter(args)) in resource_names(cloud):
         args = args[next(iter(args))] or {}
-    writer = {SAGEMAKER: _sagemaker, VERTEX: _vertex, AZURE_ML: _azure_ml}[cloud]
-    writer(args, machine, count, spot)
+    _hardware_modules()[cloud].write_resource_args(args, machine, count, spot)
     return args
 
 
-def _key(mapping: dict[str, Any], name: str) -> str:
+# -- helpers for the cloud writers -----------------------------------------------------------------------------
+
+
+def config_key(mapping: dict[str, Any], name: str) -> str:
     """The key ``mapping`` spells ``name`` (CamelCase) with, CamelCase or snake_case; ``name`` if absent."""
     for key in mapping:
         if key.replace("_", "").lower() == name.replace("_", "").lower():
@@ -310,80 +272,15 @@ def _key(mapping: dict[str, Any], name: str) -> str:
     return name
 
 
-def _child(mapping: dict[str, Any], name: str, where: str) -> dict[str, Any]:
-    key = _key(mapping, name)
+def child_mapping(mapping: dict[str, Any], name: str) -> dict[str, Any]:
+    """The mapping under ``name`` (however ``mapping`` spells it), created empty if absent or null.
+
+    :raises ValueError: if the value there is not a mapping.
+    """
+    key = config_key(mapping, name)
     value = mapping.setdefault(key, {})
     if value is None:
         value = mapping[key] = {}
     if not isinstance(value, dict):
-        raise ValueError(f"{where}{name} is {value!r}: expected a mapping to write the hardware into")
+        raise ValueError(f"{name} is {value!r}: expected a mapping to write the hardware into")
     return value
-
-
-def _sagemaker(args: dict[str, Any], machine: Offering, count: int, spot: bool) -> None:
-    resources = _child(args, "ResourceConfig", "")
-    if _key(resources, "InstanceGroups") in resources:
-        raise ValueError("ResourceConfig.InstanceGroups (a heterogeneous cluster) cannot take one hardware request")
-    resources[_key(resources, "InstanceType")] = machine.name
-    resources[_key(resources, "InstanceCount")] = count
-    args[_key(args, "EnableManagedSpotTraining")] = spot
-    stopping = _child(args, "StoppingCondition", "")
-    top_wait = args.get(_key(args, "MaxWaitTimeInSeconds"))
-    wait_key = _key(stopping, "MaxWaitTimeInSeconds")
-    if not spot:
-        args.pop(_key(args, "MaxWaitTimeInSeconds"), None)
-        stopping.pop(wait_key, None)
-    elif top_wait is None and stopping.get(wait_key) is None:
-        runtime = stopping.get(_key(stopping, "MaxRuntimeInSeconds")) or SAGEMAKER_DEFAULT_RUNTIME
-        stopping[wait_key] = SPOT_WAIT_FACTOR * int(runtime)
-
-
-def _vertex(args: dict[str, Any], machine: Offering, count: int, spot: bool) -> None:
-    spec = _child(args, "spec", "")
-    pools = spec.get("worker_pool_specs")
-    if not pools:
-        pools = spec["worker_pool_specs"] = [{}]
-    if not isinstance(pools, list) or not isinstance(pools[0], dict):
-        raise ValueError(f"spec.worker_pool_specs is {pools!r}: expected a list of worker pool mappings")
-    if count > 1 and len(pools) > 1:
-        raise ValueError(
-            f"count={count} needs a single worker pool (Vertex's primary plus workers are made from it); "
-            f"this config has {len(pools)} pools: size them yourself"
-        )
-    primary = pools[0]
-    kept = {
-        k: v
-        for k, v in (primary.get("machine_spec") or {}).items()
-        if k not in ("machine_type", "accelerator_type", "accelerator_count")
-    }
-    primary["machine_spec"] = {**machine.machine_spec(), **kept}
-    primary["replica_count"] = count
-    run = _child(args, "run", "")
-    if spot:
-        run["scheduling_strategy"] = "SPOT"
-    elif str(run.get("scheduling_strategy") or "").upper() == "SPOT":
-        del run["scheduling_strategy"]
-
-
-def _azure_ml(args: dict[str, Any], machine: Offering, count: int, spot: bool) -> None:
-    if args.get("compute"):
-        if spot:
-            raise ValueError(
-                f"spot on the compute cluster {args['compute']!r} is the cluster's tier (low priority), "
-                "not the job's: use serverless compute (no 'compute' in base) for job_tier Spot"
-            )
-        args.pop("instance_type", None)
-    else:
-        args.pop("compute", None)
-        args["instance_type"] = machine.name
-    args["instance_count"] = count
-    queue = _child(args, "queue_settings", "")
-    top_tier = args.pop("job_tier", None)
-    if top_tier is not None and "job_tier" not in queue:
-        queue["job_tier"] = top_tier
-    if spot:
-        queue["job_tier"] = "Spot"
-    elif str(queue.get("job_tier") or "").lower() == "spot":
-        del queue["job_tier"]
-    if not queue:
-        del args["queue_settings"]

@@ -4,17 +4,13 @@
 pay-as-you-go) as best known on that date, written without access to the price pages, for one US and one EU
 region per cloud. Prices change, differ by region and contract, and spot prices move all the time: pass your own
 with ``prices=`` (see :func:`merge_prices`), for example from the Airflow Variable :data:`PRICES_VARIABLE` read
-by :func:`prices_from_variable`. Sources, per cloud, are in :data:`SOURCES`.
+by :func:`prices_from_variable`.
 
-- **SageMaker** (training prices, which include the SageMaker charge over EC2): there is no spot price column. For
-  managed spot training AWS reports the saving in ``BillableTimeInSeconds`` instead: the job is billed
-  ``BillableTimeInSeconds x InstanceCount x the on-demand rate``, and ``1 - BillableTimeInSeconds /
-  TrainingTimeInSeconds`` is the saving (AWS's DescribeTrainingJob docs). So a SageMaker estimate always uses the
-  on-demand rate on ``BillableTimeInSeconds``, spot or not.
-- **Vertex AI** (custom training prices: machine type plus accelerators, per replica-hour, keyed as
-  :func:`~airflow_wandb_launch.cost.hardware.vertex_instance_type` spells them) and **Azure ML** (the VM's price;
-  Azure ML adds no charge of its own): cost is ``(end - start) x replicas x rate``, the spot rate with spot.
-  Spot figures here are a rough typical discount (:data:`SPOT_FRACTION`) of on-demand, not quotes.
+Each cloud's figures, their sources and how the cloud bills spot capacity are its :class:`PriceList`
+(``PRICE_LIST`` in ``backends/<cloud>/pricing.py``, whose docstring says how the cloud bills); :data:`PRICES` is
+the table built from every registered cloud's list. SageMaker has no spot column: its spot saving is in
+``BillableTimeInSeconds``, billed at the on-demand rate (``PriceList.spot_at_on_demand``); Vertex AI and Azure ML
+spot figures are a rough typical discount (``PriceList.spot_fraction``) of on-demand, not quotes.
 
 An unknown (cloud, instance type, region) raises :class:`UnknownPrice` naming what is known, rather than guess: a
 caller that must not fail (a cost summary after a run) catches it and records no cost.
@@ -24,6 +20,7 @@ Importable without Airflow; pure except :func:`prices_from_variable`.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -31,24 +28,10 @@ from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from airflow_wandb_launch.cost.hardware import AZURE_ML, SAGEMAKER, VERTEX, canonical_cloud
-
 #: the date the built-in figures were last checked against (memory of) the public price lists
 PRICES_AS_OF = "2024-12-01"
 #: an Airflow Variable holding price overrides as JSON, in the nested form :func:`merge_prices` reads
 PRICES_VARIABLE = "wandb_launch_prices"
-SOURCES = {
-    SAGEMAKER: "AWS Amazon SageMaker pricing page, Training, on-demand (aws.amazon.com/sagemaker/pricing)",
-    VERTEX: "Google Cloud Vertex AI pricing page, custom training (cloud.google.com/vertex-ai/pricing)",
-    AZURE_ML: "Azure Linux Virtual Machines pricing page, pay-as-you-go (azure.microsoft.com/pricing/details/"
-    "virtual-machines/linux); Azure ML bills the VM price",
-}
-US_REGIONS = {SAGEMAKER: "us-east-1", VERTEX: "us-central1", AZURE_ML: "eastus"}
-EU_REGIONS = {SAGEMAKER: "eu-west-1", VERTEX: "europe-west4", AZURE_ML: "westeurope"}
-#: EU prices as a rough multiple of the US ones (list prices in these regions run ~5-15% higher)
-EU_FACTOR = {SAGEMAKER: 1.08, VERTEX: 1.10, AZURE_ML: 1.10}
-#: spot as a rough fraction of on-demand (SageMaker: none, see the module docstring)
-SPOT_FRACTION = {VERTEX: 0.35, AZURE_ML: 0.30}
 
 
 class UnknownPrice(LookupError):
@@ -100,73 +83,92 @@ class CostEstimate:
         }
 
 
-# On-demand USD per machine-hour in the US region (approximate, as of PRICES_AS_OF).
-_SAGEMAKER_US = {
-    "ml.m5.xlarge": 0.23,
-    "ml.m5.2xlarge": 0.461,
-    "ml.m5.4xlarge": 0.922,
-    "ml.g4dn.xlarge": 0.736,
-    "ml.g6.xlarge": 1.006,  # uncertain: a newer type, figure inferred from EC2's price plus SageMaker's charge
-    "ml.p3.2xlarge": 3.825,
-    "ml.p3.8xlarge": 14.688,
-    "ml.p3.16xlarge": 28.152,
-    "ml.p4d.24xlarge": 37.688,
-    "ml.p4de.24xlarge": 47.11,  # uncertain
-    "ml.p5.48xlarge": 113.07,  # uncertain: AWS has cut P4/P5 prices since; override
-}
-#: types not claimed for the EU region (limited or unknown availability there)
-_SAGEMAKER_NOT_EU = ("ml.g6.xlarge", "ml.p4de.24xlarge", "ml.p5.48xlarge")
-_VERTEX_US = {
-    "n1-standard-4": 0.2185,
-    "n1-standard-8": 0.437,
-    "n1-standard-16": 0.8741,
-    "n1-standard-8+1xNVIDIA_TESLA_T4": 0.8395,  # n1-standard-8 + 1 T4 (0.4025)
-    "g2-standard-8+1xNVIDIA_L4": 0.9816,  # uncertain
-    "n1-standard-8+1xNVIDIA_TESLA_V100": 3.289,  # n1-standard-8 + 1 V100 (2.852)
-    "n1-standard-32+4xNVIDIA_TESLA_V100": 13.1561,
-    "n1-standard-64+8xNVIDIA_TESLA_V100": 26.3123,
-    "a2-highgpu-1g+1xNVIDIA_TESLA_A100": 4.2245,
-    "a2-highgpu-4g+4xNVIDIA_TESLA_A100": 16.8978,
-    "a2-highgpu-8g+8xNVIDIA_TESLA_A100": 33.7955,
-    "a2-ultragpu-8g+8xNVIDIA_A100_80GB": 46.2526,  # uncertain
-    "a3-highgpu-8g+8xNVIDIA_H100_80GB": 101.4881,  # uncertain
-}
-_AZURE_US = {
-    "Standard_D4s_v3": 0.192,
-    "Standard_D8s_v3": 0.384,
-    "Standard_D16s_v3": 0.768,
-    "Standard_NC4as_T4_v3": 0.526,
-    "Standard_NC6s_v3": 3.06,
-    "Standard_NC24s_v3": 12.24,
-    "Standard_ND96asr_v4": 27.197,
-    "Standard_ND96amsr_A100_v4": 32.77,
-    "Standard_ND96isr_H100_v5": 98.32,  # uncertain
-}
-_AZURE_NOT_EU = ("Standard_ND96isr_H100_v5",)
+@dataclass(frozen=True)
+class PriceList:
+    """One cloud's built-in prices (``PRICE_LIST`` in its folder's ``pricing`` module).
 
+    :param source: where the figures come from.
+    :param us_region: the region ``us`` is priced in.
+    :param us: instance type -> on-demand USD per machine-hour in ``us_region``, approximate as of PRICES_AS_OF.
+    :param eu_region: the EU region, priced as ``us`` x ``eu_factor``.
+    :param eu_factor: EU prices as a rough multiple of the US ones (list prices there run ~5-15% higher).
+    :param not_in_eu: types not claimed for the EU region (limited or unknown availability there).
+    :param spot_fraction: spot as a rough fraction of on-demand; None: no spot rate.
+    :param spot_at_on_demand: set when spot runs are billed at the on-demand rate (the saving is in the billed
+        time, as SageMaker's BillableTimeInSeconds): why, added to an estimate's source.
+    """
 
-def _build() -> dict[tuple[str, str, str], Price]:
-    table: dict[tuple[str, str, str], Price] = {}
-    for cloud, us, not_eu in (
-        (SAGEMAKER, _SAGEMAKER_US, _SAGEMAKER_NOT_EU),
-        (VERTEX, _VERTEX_US, ()),
-        (AZURE_ML, _AZURE_US, _AZURE_NOT_EU),
-    ):
-        source = f"{SOURCES[cloud]}, approximate, as of {PRICES_AS_OF}"
-        spot = SPOT_FRACTION.get(cloud)
-        for instance_type, rate in us.items():
-            regions = [(US_REGIONS[cloud], 1.0)]
-            if instance_type not in not_eu:
-                regions.append((EU_REGIONS[cloud], EU_FACTOR[cloud]))
+    source: str
+    us_region: str
+    us: Mapping[str, float]
+    eu_region: str
+    eu_factor: float
+    not_in_eu: tuple[str, ...] = ()
+    spot_fraction: float | None = None
+    spot_at_on_demand: str | None = None
+
+    def prices(self, cloud: str) -> dict[tuple[str, str, str], Price]:
+        """This list as table rows, in the US and (except ``not_in_eu``) the EU region."""
+        source = f"{self.source}, approximate, as of {PRICES_AS_OF}"
+        rows = {}
+        for instance_type, rate in self.us.items():
+            regions = [(self.us_region, 1.0)]
+            if instance_type not in self.not_in_eu:
+                regions.append((self.eu_region, self.eu_factor))
             for region, factor in regions:
                 on_demand = round(rate * factor, 4)
-                spot_rate = round(on_demand * spot, 4) if spot else None
-                table[(cloud, instance_type, region)] = Price(on_demand, spot_rate, source)
+                spot = round(on_demand * self.spot_fraction, 4) if self.spot_fraction else None
+                rows[(cloud, instance_type, region)] = Price(on_demand, spot, source)
+        return rows
+
+
+def price_lists() -> dict[str, PriceList]:
+    """Each registered cloud's :class:`PriceList`, from its folder's ``pricing`` module."""
+    from airflow_wandb_launch.backends import BACKENDS
+
+    return _price_lists(tuple(BACKENDS.items()))
+
+
+@functools.cache
+def _price_lists(registry: tuple[tuple[str, str], ...]) -> dict[str, PriceList]:
+    from airflow_wandb_launch.backends import resource_module
+
+    modules = {resource: resource_module(resource, "pricing") for resource, _ in registry}
+    return {resource: module.PRICE_LIST for resource, module in modules.items() if module is not None}
+
+
+def priced_cloud(cloud: str) -> str:
+    """``cloud`` as the registered resource whose price list it names (any case; aliases accepted).
+
+    :raises ValueError: for a name that is no registered resource with a price list.
+    """
+    from airflow_wandb_launch.backends import known_names, resolve_resource
+
+    lists = price_lists()
+    name = resolve_resource(str(cloud).strip().lower())
+    if name not in lists:
+        names = [n for n in known_names() if resolve_resource(n) in lists]
+        raise ValueError(f"unknown cloud {cloud!r}: expected one with a price list, one of {names}")
+    return name
+
+
+def built_in_prices() -> dict[tuple[str, str, str], Price]:
+    """(cloud, instance type, region) -> Price: every registered cloud's built-in list."""
+    table: dict[tuple[str, str, str], Price] = {}
+    for cloud, price_list in price_lists().items():
+        table.update(price_list.prices(cloud))
     return table
 
 
-#: (cloud, instance type, region) -> Price
-PRICES: dict[tuple[str, str, str], Price] = _build()
+def __getattr__(name: str) -> Any:
+    """:data:`PRICES` (the built-in table), :data:`SOURCES`, :data:`US_REGIONS` and :data:`EU_REGIONS` (per cloud),
+    assembled from the cloud folders when first read."""
+    if name == "PRICES":
+        return built_in_prices()
+    fields = {"SOURCES": "source", "US_REGIONS": "us_region", "EU_REGIONS": "eu_region"}
+    if name in fields:
+        return {cloud: getattr(p, fields[name]) for cloud, p in price_lists().items()}
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def merge_prices(overrides: Mapping[Any, Any] | None) -> dict[tuple[str, str, str], Price]:
@@ -177,9 +179,9 @@ def merge_prices(overrides: Mapping[Any, Any] | None) -> dict[tuple[str, str, st
         ``{"on_demand": 3.0, "spot": 1.0}`` (``spot`` optional).
     :raises ValueError: for an override that is not of these shapes.
     """
-    table = dict(PRICES)
+    table = built_in_prices()
     for (cloud, instance_type, region), value in _flatten(overrides or {}):
-        table[(canonical_cloud(cloud), instance_type, region.strip().lower())] = _price(value, cloud, instance_type)
+        table[(priced_cloud(cloud), instance_type, region.strip().lower())] = _price(value, cloud, instance_type)
     return table
 
 
@@ -230,13 +232,13 @@ def lookup_price(
 ) -> tuple[str, Price]:
     """The canonical cloud and the :class:`Price` of a machine in a region.
 
-    :param cloud: ``sagemaker``, ``vertex`` or ``azure-ml`` (or an alias).
+    :param cloud: a cloud with a price list (``sagemaker``, ``vertex``, ``azure-ml``, or an alias).
     :param instance_type: the instance type / VM size (Vertex: ``machine_type+<n>x<accelerator>``).
     :param region: the region (``us-east-1``, ``us-central1``, ``eastus`` ...).
     :param prices: overrides, see :func:`merge_prices`.
     :raises UnknownPrice: naming the regions the type is priced in, or the types priced in the region.
     """
-    cloud = canonical_cloud(cloud)
+    cloud = priced_cloud(cloud)
     region = str(region).strip().lower()
     table = merge_prices(prices)
     found = table.get((cloud, instance_type, region))
@@ -267,8 +269,8 @@ def estimate_cost(
 ) -> CostEstimate:
     """A run's estimated cost: ``seconds x count`` machine-seconds at the hourly rate.
 
-    :param cloud: ``sagemaker``, ``vertex`` or ``azure-ml`` (or an alias).
-    :param instance_type: the machine (Vertex: ``machine_type+<n>x<accelerator>``, see ``vertex_instance_type``).
+    :param cloud: a cloud with a price list (``sagemaker``, ``vertex``, ``azure-ml``, or an alias).
+    :param instance_type: the machine as its price list keys it (Vertex: ``machine_type+<n>x<accelerator>``).
     :param region: the region the run ran in.
     :param seconds: SageMaker: ``BillableTimeInSeconds`` (already net of managed-spot savings, so billed at the
         on-demand rate); Vertex and Azure ML: ``end - start`` (see :func:`elapsed_seconds`).
@@ -284,10 +286,11 @@ def estimate_cost(
         raise ValueError(f"count must be an integer >= 1, not {count!r}")
     cloud, price = lookup_price(cloud, instance_type, region, prices=prices)
     source = price.source
-    if cloud == SAGEMAKER:
+    at_on_demand = getattr(price_lists().get(cloud), "spot_at_on_demand", None)
+    if at_on_demand:
         rate = price.on_demand
         if spot:
-            source += "; managed spot: BillableTimeInSeconds x on-demand rate (the saving is in the billable time)"
+            source += f"; {at_on_demand}"
     elif spot:
         if price.spot is None:
             raise UnknownPrice(f"no {cloud} spot price for {instance_type} in {region!r}: pass prices= with 'spot'")

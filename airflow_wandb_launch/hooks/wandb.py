@@ -16,17 +16,12 @@ from airflow_wandb_launch.errors import ResourceArgsError
 from airflow_wandb_launch.launch.result import RunInfo, artifact_uri
 from airflow_wandb_launch.launch.run import DEFAULT_BASE_URL, WandbCredentials
 from airflow_wandb_launch.wandb_api.graphql import GraphQLClient
+from airflow_wandb_launch.wandb_api.runs import RUN_STATE_QUERY, read_run_state, run_variables
 
 #: the file of a W&B job artifact that describes its source (written by wandb's JobBuilder).
 JOB_FILE = "wandb-job.json"
 #: W&B Registry projects: their paths name an organization, which the SDK resolves itself.
 REGISTRY_PROJECT_PREFIX = "wandb-registry-"
-
-RUN_STATE_QUERY = """
-query AirflowRunState($entity: String!, $project: String!, $run: String!) {
-  project(name: $project, entityName: $entity) { run(name: $run) { name state summaryMetrics } }
-}
-"""
 
 
 class WandbHook(BaseHook):
@@ -215,15 +210,13 @@ class WandbHook(BaseHook):
         own = client is None
         client = client or self.graphql()
         try:
-            variables = {"entity": entity, "project": project, "run": run_id}
-            data = await client.aexecute(RUN_STATE_QUERY, variables, "AirflowRunState")
+            data = await client.aexecute(
+                RUN_STATE_QUERY, run_variables(f"{entity}/{project}/{run_id}"), "AirflowRunState"
+            )
         finally:
             if own:
                 await client.aclose()
-        run = (data.get("project") or {}).get("run")
-        if not run:
-            return None
-        return {"state": run["state"], "summary": json.loads(run.get("summaryMetrics") or "{}")}
+        return read_run_state(data)
 
 
 def _image_and_entry_point(job: str, spec: dict[str, Any]) -> tuple[str, list[str] | None]:

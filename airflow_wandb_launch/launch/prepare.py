@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from airflow_wandb_launch.launch.request import LaunchRequest
-from airflow_wandb_launch.launch.resource_args import fill_macros, load_resource_args
+from airflow_wandb_launch.launch.resource_args import fill_macros as fill
+from airflow_wandb_launch.launch.resource_args import load_resource_args
 from airflow_wandb_launch.launch.run import WandbCredentials
 
 
@@ -29,6 +30,7 @@ def prepare_launch(
     resource_names: tuple[str, ...] = (),
     max_env_value_length: int | None = None,
     with_api_key: bool = True,
+    fill_macros: bool = True,
 ) -> PreparedLaunch:
     """Load ``resource_args`` (dict, file or YAML text; a ``{resource: {...}}`` wrapper unwrapped), fill macros
     such as ``${run_id}``, and compute the W&B environment the job runs with. Pure but for reading the file.
@@ -39,9 +41,10 @@ def prepare_launch(
     :param resource_names: the backend's names a wrapper may use (its resource and aliases).
     :param max_env_value_length: the cloud's limit on one env value (``WANDB_CONFIG`` is split past it).
     :param with_api_key: put ``WANDB_API_KEY`` in the job's env (False: the image gets it elsewhere).
+    :param fill_macros: fill W&B Launch's macros (False when someone else does: a queue's agent).
     """
     loaded = load_resource_args(
         resource_args, resource=request.resource, resource_names=resource_names, base_dir=request.base_dir
     )
     env = request.job_env(credentials, max_env_value_length, with_api_key=with_api_key)
-    return PreparedLaunch(request, fill_macros(loaded, request.macros()), env)
+    return PreparedLaunch(request, fill(loaded, request.macros()) if fill_macros else loaded, env)

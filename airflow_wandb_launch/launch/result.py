@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from airflow_wandb_launch.launch.job import JobRef, JobStatus
+from airflow_wandb_launch.launch.run import RunIdentity
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,27 @@ def artifact_uri(entity: str | None, project: str, name: str, version: str) -> s
     return f"wandb-artifact://{path}/{name}:{version}"
 
 
+#: the LaunchResult's job fields (None in a result about a run alone, such as WandbRunSensor's).
+JOB_FIELDS = ("resource", "job_id", "job_url", "job_state")
+
+
+def run_fields(run_identity: RunIdentity, run: RunInfo, run_url: str | None = None) -> dict[str, Any]:
+    """The LaunchResult's run fields: ``run_id``, ``run_path``, ``run_url``, ``run_state``, ``summary``, ``artifacts``.
+
+    :param run_identity: the run.
+    :param run: what W&B knows of it.
+    :param run_url: its page, when ``run`` does not say (W&B's answer wins).
+    """
+    return {
+        "run_id": run_identity.run_id,
+        "run_path": run_identity.run_path,
+        "run_url": run.url or run_url,
+        "run_state": run.state,
+        "summary": run.summary,
+        "artifacts": run.artifacts,
+    }
+
+
 def launch_result(
     ref: JobRef, status: JobStatus, *, run: RunInfo, resource: str | None = None, cost: dict[str, Any] | None = None
 ) -> dict[str, Any]:
@@ -36,23 +58,21 @@ def launch_result(
     :param resource: where it ran, when not ``ref.resource`` (a queue's resource).
     :param cost: the job's estimated cost (``cost.estimate.cost_dict``), None when there is none.
     """
+    job = (resource or ref.resource, ref.job_id, ref.job_url, status.state.value)
     result: dict[str, Any] = {
-        "resource": resource or ref.resource,
-        "job_id": ref.job_id,
-        "job_url": ref.job_url,
-        "job_state": status.state.value,
-        "run_id": ref.run.run_id,
-        "run_path": ref.run.run_path,
-        "run_url": run.url or ref.run_url,
-        "run_state": run.state,
-        "summary": run.summary,
-        "artifacts": run.artifacts,
+        **dict(zip(JOB_FIELDS, job, strict=True)),
+        **run_fields(ref.run, run, ref.run_url),
         "cost_usd": cost["usd"] if cost else None,
         "cost": cost,
     }
     if run.offline:
         result["offline"] = True
     return result
+
+
+def run_result(run_identity: RunIdentity, run: RunInfo) -> dict[str, Any]:
+    """A LaunchResult about a run alone (no job): the job fields None."""
+    return {**dict.fromkeys(JOB_FIELDS), **run_fields(run_identity, run)}
 
 
 def failure_record(

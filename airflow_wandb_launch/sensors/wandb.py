@@ -16,12 +16,14 @@ from airflow.sdk import BaseSensorOperator, Context
 from airflow.sdk.bases.sensor import PokeReturnValue
 from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
-from airflow_wandb_launch.hooks.wandb import RUN_STATE_QUERY, WandbHook
-from airflow_wandb_launch.triggers.wandb import (
+from airflow_wandb_launch.hooks.wandb import WandbHook
+from airflow_wandb_launch.launch.result import run_result
+from airflow_wandb_launch.launch.run import RunIdentity
+from airflow_wandb_launch.triggers.wandb import WandbArtifactTrigger, WandbRunTrigger
+from airflow_wandb_launch.wandb_api.runs import (
     ARTIFACT_ALIAS_QUERY,
+    RUN_STATE_QUERY,
     RUN_TERMINAL_STATES,
-    WandbArtifactTrigger,
-    WandbRunTrigger,
     artifact_variables,
     read_artifact_version,
     read_run_state,
@@ -167,15 +169,7 @@ class WandbRunSensor(_WandbSensor):
                 "(require_finished=False returns it instead)"
             )
         self.log.info("W&B run %s %s; summary %s", run_path, run.state, run.summary)
-        return {
-            **dict.fromkeys(("resource", "job_id", "job_url", "job_state")),
-            "run_id": run_path.rsplit("/", 1)[-1],
-            "run_path": run_path,
-            "run_url": run.url,
-            "run_state": run.state,
-            "summary": run.summary,
-            "artifacts": run.artifacts,
-        }
+        return run_result(RunIdentity.from_path(run_path), run)
 
 
 class WandbArtifactSensor(_WandbSensor):

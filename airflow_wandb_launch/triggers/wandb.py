@@ -1,107 +1,48 @@
 """Triggers that wait on W&B itself: a run reaching a terminal state, a new artifact version under an alias.
 
-Each trigger's kwargs name the connection id, never the API key: the credentials are rebuilt from the
-connection in the triggerer, once per trigger, and ONE GraphQL client (httpx) is reused for every poll.
-The queries and the reading of their answers live here too, shared with the sensors' sync ``poke``.
+Both are the one polling loop (``PollingTrigger``) around one GraphQL read. Their kwargs name the connection
+id, never the API key: the credentials are read from the connection in the triggerer (off the event loop),
+and one GraphQL client (httpx) is reused for every poll.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
-import re
-from collections.abc import AsyncIterator
 from typing import Any
 
-from airflow.triggers.base import BaseTrigger, TriggerEvent
-
-from airflow_wandb_launch.hooks.wandb import RUN_STATE_QUERY
-from airflow_wandb_launch.launch.result import artifact_uri
-from airflow_wandb_launch.triggers.launch import MAX_READ_ERRORS
+from airflow_wandb_launch.triggers.polling import PollingTrigger
 from airflow_wandb_launch.wandb_api.graphql import GraphQLClient
-
-#: W&B run states after which a run does not change again (``preempted`` runs may resume: not terminal).
-RUN_TERMINAL_STATES = frozenset({"finished", "failed", "crashed", "killed"})
-VERSION_ALIAS = re.compile(r"^v\d+$")
-
-ARTIFACT_ALIAS_QUERY = """
-query AirflowArtifactAlias($entity: String!, $project: String!, $name: String!) {
-  project(name: $project, entityName: $entity) {
-    artifactCollectionMembership(name: $name) {
-      versionIndex
-      aliases { alias }
-      artifact { id versionIndex digest createdAt artifactType { name } aliases { alias } }
-    }
-  }
-}
-"""
+from airflow_wandb_launch.wandb_api.runs import (
+    ARTIFACT_ALIAS_QUERY,
+    RUN_STATE_QUERY,
+    RUN_TERMINAL_STATES,
+    artifact_variables,
+    read_artifact_version,
+    read_run_state,
+    run_variables,
+)
 
 
-def read_run_state(data: dict[str, Any]) -> dict[str, Any] | None:
-    """``{"state", "summary"}`` from an ``AirflowRunState`` answer; None if there is no such run (yet)."""
-    run = (data.get("project") or {}).get("run")
-    if not run:
-        return None
-    return {"state": run["state"], "summary": json.loads(run.get("summaryMetrics") or "{}")}
-
-
-def read_artifact_version(data: dict[str, Any], entity: str, project: str, name: str) -> dict[str, Any] | None:
-    """The version an ``AirflowArtifactAlias`` answer names, as the artifact sensor returns it; None if none."""
-    membership = (data.get("project") or {}).get("artifactCollectionMembership")
-    if not membership:
-        return None
-    artifact = membership.get("artifact") or {}
-    index = membership.get("versionIndex", artifact.get("versionIndex"))
-    found = [a["alias"] for a in (membership.get("aliases") or artifact.get("aliases") or ())]
-    version = f"v{index}"
-    return {
-        "uri": artifact_uri(entity, project, name, version),
-        "path": f"{entity}/{project}/{name}:{version}",
-        "version": version,
-        "version_index": int(index),
-        "aliases": sorted({a for a in found if not VERSION_ALIAS.match(a)}),
-        "type": (artifact.get("artifactType") or {}).get("name"),
-        "digest": artifact.get("digest"),
-        "created_at": artifact.get("createdAt"),
-    }
-
-
-def run_variables(run_path: str) -> dict[str, str]:
-    entity, project, run_id = run_path.split("/")
-    return {"entity": entity, "project": project, "run": run_id}
-
-
-def artifact_variables(entity: str, project: str, name: str, alias: str) -> dict[str, str]:
-    return {"entity": entity, "project": project, "name": f"{name}:{alias}"}
-
-
-class _WandbPollTrigger(BaseTrigger):
-    """Polls one GraphQL query until ``_done`` says so; tolerates MAX_READ_ERRORS failed reads in a row.
+class _WandbQueryTrigger(PollingTrigger):
+    """One GraphQL query per poll; ``done`` reads its answer. Events: ``{"status": "done", ...}`` or ``"error"``.
 
     :param wandb_conn_id: the ``wandb`` connection (its key is read in the triggerer, not stored here).
-    :param poll_interval: seconds between reads.
     """
 
+    polling_fields = ("poll_interval",)  # no deadline (the sensor's timeout is Airflow's), no job to stop
     operation = ""
     query = ""
 
-    def __init__(self, *, wandb_conn_id: str, poll_interval: float = 30) -> None:
-        super().__init__()
+    def __init__(self, *, wandb_conn_id: str, **polling: Any) -> None:
+        super().__init__(**polling)
         self.wandb_conn_id = wandb_conn_id
-        self.poll_interval = poll_interval
         self._client: GraphQLClient | None = None
 
-    def _kwargs(self) -> dict[str, Any]:
-        return {"wandb_conn_id": self.wandb_conn_id, "poll_interval": self.poll_interval}
-
-    def serialize(self) -> tuple[str, dict[str, Any]]:
-        return f"{type(self).__module__}.{type(self).__qualname__}", self._kwargs()
-
-    def _variables(self) -> dict[str, Any]:
+    def variables(self) -> dict[str, Any]:
         raise NotImplementedError
 
-    def _done(self, data: dict[str, Any]) -> dict[str, Any] | None:
-        """The event's payload once the wait is over, else None."""
+    def done(self, data: dict[str, Any]) -> dict[str, Any] | None:
+        """The event's fields once the wait is over, else None."""
         raise NotImplementedError
 
     async def _graphql(self) -> GraphQLClient:
@@ -109,31 +50,16 @@ class _WandbPollTrigger(BaseTrigger):
             from airflow_wandb_launch.hooks.wandb import WandbHook
 
             hook = WandbHook(self.wandb_conn_id)
-            credentials = await asyncio.to_thread(lambda: hook.credentials)
-            self._client = GraphQLClient(credentials)
+            self._client = GraphQLClient(await asyncio.to_thread(lambda: hook.credentials))
         return self._client
 
-    async def run(self) -> AsyncIterator[TriggerEvent]:
-        errors = 0
-        try:
-            while True:
-                try:
-                    client = await self._graphql()
-                    payload = self._done(await client.aexecute(self.query, self._variables(), self.operation))
-                    errors = 0
-                except Exception as err:
-                    errors += 1
-                    self.log.warning("W&B read failed (%d/%d): %s", errors, MAX_READ_ERRORS, err)
-                    if errors >= MAX_READ_ERRORS:
-                        yield TriggerEvent({"status": "error", "message": f"W&B read failed {errors} times: {err}"})
-                        return
-                    payload = None
-                if payload is not None:
-                    yield TriggerEvent({"status": "done", **payload})
-                    return
-                await asyncio.sleep(self.poll_interval * (2 ** min(errors, 4) if errors else 1))
-        finally:
-            await self.cleanup()
+    async def check(self) -> dict[str, Any] | None:
+        client = await self._graphql()
+        found = self.done(await client.aexecute(self.query, self.variables(), self.operation))
+        return {"status": "done", **found} if found is not None else None
+
+    def failure_payload(self, message: str) -> dict[str, Any]:
+        return {"status": "error", "message": f"W&B read failed: {message}"}
 
     async def cleanup(self) -> None:
         if self._client is not None:
@@ -141,7 +67,7 @@ class _WandbPollTrigger(BaseTrigger):
             self._client = None
 
 
-class WandbRunTrigger(_WandbPollTrigger):
+class WandbRunTrigger(_WandbQueryTrigger):
     """Wait for a W&B run to reach a terminal state (finished, failed, crashed, killed).
 
     :param run_path: ``entity/project/run_id``.
@@ -149,20 +75,21 @@ class WandbRunTrigger(_WandbPollTrigger):
     :param poll_interval: seconds between reads.
     """
 
+    fields = ("run_path", "wandb_conn_id")
     operation, query = "AirflowRunState", RUN_STATE_QUERY
 
-    def __init__(self, *, run_path: str, wandb_conn_id: str, poll_interval: float = 30) -> None:
-        super().__init__(wandb_conn_id=wandb_conn_id, poll_interval=poll_interval)
+    def __init__(self, *, run_path: str, wandb_conn_id: str, **polling: Any) -> None:
+        super().__init__(wandb_conn_id=wandb_conn_id, **polling)
         self.run_path = run_path
         self._last_state: str | None = None
 
-    def _kwargs(self) -> dict[str, Any]:
-        return {"run_path": self.run_path, **super()._kwargs()}
+    def describe(self) -> str:
+        return f"W&B run {self.run_path}"
 
-    def _variables(self) -> dict[str, Any]:
+    def variables(self) -> dict[str, Any]:
         return run_variables(self.run_path)
 
-    def _done(self, data: dict[str, Any]) -> dict[str, Any] | None:
+    def done(self, data: dict[str, Any]) -> dict[str, Any] | None:
         run = read_run_state(data)
         state = run["state"] if run else None
         if state != self._last_state:
@@ -171,16 +98,19 @@ class WandbRunTrigger(_WandbPollTrigger):
         return {"run_path": self.run_path, "state": state} if state in RUN_TERMINAL_STATES else None
 
 
-class WandbArtifactTrigger(_WandbPollTrigger):
+class WandbArtifactTrigger(_WandbQueryTrigger):
     """Wait for the version of an artifact collection that carries ``alias`` to be newer than ``newer_than``.
 
-    :param entity: W&B entity. :param project: W&B project. :param name: the artifact collection's name.
+    :param entity: W&B entity.
+    :param project: W&B project.
+    :param name: the artifact collection's name.
     :param alias: the alias to follow (``latest``: any new version).
     :param newer_than: version index already seen (-1: none, so any version will do).
     :param wandb_conn_id: the ``wandb`` connection.
     :param poll_interval: seconds between reads.
     """
 
+    fields = ("entity", "project", "name", "alias", "newer_than", "wandb_conn_id")
     operation, query = "AirflowArtifactAlias", ARTIFACT_ALIAS_QUERY
 
     def __init__(
@@ -192,20 +122,19 @@ class WandbArtifactTrigger(_WandbPollTrigger):
         alias: str = "latest",
         newer_than: int = -1,
         wandb_conn_id: str,
-        poll_interval: float = 30,
+        **polling: Any,
     ) -> None:
-        super().__init__(wandb_conn_id=wandb_conn_id, poll_interval=poll_interval)
+        super().__init__(wandb_conn_id=wandb_conn_id, **polling)
         self.entity, self.project, self.name, self.alias = entity, project, name, alias
         self.newer_than = newer_than
 
-    def _kwargs(self) -> dict[str, Any]:
-        ids = {"entity": self.entity, "project": self.project, "name": self.name, "alias": self.alias}
-        return {**ids, "newer_than": self.newer_than, **super()._kwargs()}
+    def describe(self) -> str:
+        return f"W&B artifact {self.entity}/{self.project}/{self.name}:{self.alias}"
 
-    def _variables(self) -> dict[str, Any]:
+    def variables(self) -> dict[str, Any]:
         return artifact_variables(self.entity, self.project, self.name, self.alias)
 
-    def _done(self, data: dict[str, Any]) -> dict[str, Any] | None:
+    def done(self, data: dict[str, Any]) -> dict[str, Any] | None:
         found = read_artifact_version(data, self.entity, self.project, self.name)
         if found is not None and found["version_index"] > self.newer_than:
             return {"artifact": found}

@@ -19,21 +19,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from airflow_wandb_launch.errors import ResourceArgsError
 from airflow_wandb_launch.wandb_api.graphql import GraphQLClient
 
 #: the project W&B Launch queues live in unless a ``project_queue`` is given (``LAUNCH_DEFAULT_PROJECT``).
 LAUNCH_DEFAULT_PROJECT = "model-registry"
-#: ``wandb launch --priority`` names and the integers W&B stores (0 is served first).
-PRIORITIES = {"critical": 0, "high": 1, "medium": 2, "low": 3}
-#: the ``resource_args`` keys W&B Launch runners read (``wandb/sdk/launch/loader.py``).
-QUEUE_RESOURCES = frozenset(
-    {"local-container", "local", "local-process", "kubernetes", "sagemaker", "vertex", "gcp-vertex"}
-)
-#: W&B run states after which a run does not change again (``preempted`` runs may be requeued and resume).
-RUN_TERMINAL_STATES = frozenset({"finished", "failed", "crashed", "killed"})
-#: who a failure is reported as, in messages and the operator's errors.
-WHO = "queue"
 
 Op = tuple[str, dict[str, Any], str]  # (query, variables, operation name)
 
@@ -97,6 +86,13 @@ class QueueRef:
     project_queue: str
     name: str
 
+    def to_dict(self) -> dict[str, str]:
+        return {"entity": self.entity, "project_queue": self.project_queue, "name": self.name}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> QueueRef:
+        return cls(data["entity"], data["project_queue"], data["name"])
+
     @property
     def label(self) -> str:
         """How W&B names the queue to users: ``entity/name`` (``entity/project_queue/name`` if not the default)."""
@@ -106,104 +102,6 @@ class QueueRef:
 
     def variables(self, item_id: str) -> dict[str, Any]:
         return {"projectName": self.project_queue, "entityName": self.entity, "runQueue": self.name, "itemId": item_id}
-
-
-# -- the run spec -------------------------------------------------------------------------------------------
-
-
-def normalize_priority(priority: int | str | None) -> int | None:
-    """W&B's priority integer (0 critical .. 3 low) from an int or a ``wandb launch --priority`` name."""
-    if priority is None:
-        return None
-    if isinstance(priority, str) and priority.strip().lower() in PRIORITIES:
-        return PRIORITIES[priority.strip().lower()]
-    if isinstance(priority, int) and not isinstance(priority, bool) and 0 <= priority <= 3:
-        return priority
-    raise ResourceArgsError(WHO, "priority", priority, "0-3 or critical, high, medium, low (0/critical first)")
-
-
-def check_template_variables(values: Mapping[str, Any] | None) -> dict[str, str | int | float] | None:
-    """The queue's template variable values: a dict of names to strings or numbers."""
-    if values is None:
-        return None
-    if not isinstance(values, Mapping):
-        raise ResourceArgsError(WHO, "template_variables", values, "a dict of variable names to strings or numbers")
-    for name, value in values.items():
-        if not isinstance(name, str) or not name:
-            raise ResourceArgsError(WHO, "template_variables", name, "variable names that are non-empty strings")
-        if isinstance(value, bool) or not isinstance(value, (str, int, float)):
-            raise ResourceArgsError(WHO, f"template_variables.{name}", value, "a string or a number")
-    return dict(values)
-
-
-def check_resource_args(resource_args: Mapping[str, Any] | None) -> dict[str, Any] | None:
-    """``resource_args`` keyed by resource as W&B Launch reads them: ``{"sagemaker": {...}}``."""
-    if not resource_args:
-        return None
-    for key, value in resource_args.items():
-        if key not in QUEUE_RESOURCES:
-            expected = f"resource_args keyed by the queue's resource ({', '.join(sorted(QUEUE_RESOURCES))})"
-            raise ResourceArgsError(WHO, f"resource_args.{key}", value, expected)
-        if not isinstance(value, Mapping):
-            raise ResourceArgsError(WHO, f"resource_args.{key}", value, "a mapping")
-    return dict(resource_args)
-
-
-def check_source(queue_name: str | None, job: str | None, image: str | None) -> None:
-    """A queue name, and exactly one of a W&B job or an image (``validate_launch_spec_source``)."""
-    if not isinstance(queue_name, str) or not queue_name.strip():
-        raise ResourceArgsError(WHO, "queue_name", queue_name, "the name of an existing W&B Launch queue")
-    if bool(job) == bool(image):
-        raise ResourceArgsError(WHO, "job", job, "exactly one of job or image")
-
-
-def build_run_spec(
-    *,
-    entity: str,
-    project: str,
-    run_id: str,
-    job: str | None = None,
-    image: str | None = None,
-    name: str | None = None,
-    resource_args: Mapping[str, Any] | None = None,
-    run_config: Mapping[str, Any] | None = None,
-    template_variables: Mapping[str, Any] | None = None,
-    author: str | None = None,
-) -> dict[str, Any]:
-    """The launch spec ``launch_add`` would push (``construct_launch_spec``), with our run id in it.
-
-    :param entity: the entity the run logs to (also the queue's entity). :param project: the run's project.
-    :param run_id: the W&B run id the agent hands the job as ``WANDB_RUN_ID``.
-    :param job: a W&B job ``entity/project/name:alias``; or :param image: a container image (``docker.docker_image``).
-    :param name: the run's display name. :param resource_args: ``{resource: {...}}`` overriding the queue's config.
-    :param run_config: the run's config (``overrides.run_config``, the job gets it as ``WANDB_CONFIG``).
-    :param template_variables: only checked against ``resource_args``: W&B sends one or the other, not both.
-    :param author: W&B username the run is attributed to.
-    """
-    resource_args = check_resource_args(resource_args)
-    if resource_args and template_variables:
-        raise ResourceArgsError(
-            WHO, "resource_args", resource_args, "either resource_args or template_variables (W&B drops one)"
-        )
-    if run_config is not None and not isinstance(run_config, Mapping):
-        raise ResourceArgsError(WHO, "run_config", run_config, "a dict")
-    spec: dict[str, Any] = {}
-    if job:
-        spec["job"] = job
-    spec["entity"] = entity
-    if author:
-        spec["author"] = author
-    spec["project"] = project
-    if name:
-        spec["name"] = name
-    spec["docker"] = {"docker_image": image} if image else {}
-    spec["resource"] = None  # the queue's resource: the server fills it in
-    spec["git"] = {}
-    spec["overrides"] = {"run_config": dict(run_config)} if run_config else {}
-    if resource_args:
-        spec["resource_args"] = resource_args
-    spec["run_id"] = run_id
-    return spec
 
 
 # -- operations ---------------------------------------------------------------------------------------------
@@ -270,15 +168,10 @@ def item_state(client: GraphQLClient, queue: QueueRef, item_id: str) -> dict[str
     return _item(client.execute(GET_ITEM, queue.variables(item_id), "GetRunQueueItem"))
 
 
-async def aitem_state(client: GraphQLClient, queue: QueueRef, item_id: str) -> dict[str, Any] | None:
-    """``item_state`` from an event loop."""
-    return _item(await client.aexecute(GET_ITEM, queue.variables(item_id), "GetRunQueueItem"))
-
-
-async def aitem_error(client: GraphQLClient, queue: QueueRef, item_id: str) -> str | None:
+def item_error(client: GraphQLClient, queue: QueueRef, item_id: str) -> str | None:
     """Why W&B failed the item (``stage: message``), or None if the server does not say."""
     try:
-        data = await client.aexecute(GET_ITEM_ERROR, queue.variables(item_id), "AirflowRunQueueItemError")
+        data = client.execute(GET_ITEM_ERROR, queue.variables(item_id), "AirflowRunQueueItemError")
     except Exception:  # an older server without the field: the state alone must do
         return None
     error = (_item(data) or {}).get("error") or {}
@@ -311,12 +204,6 @@ def delete_item(client: GraphQLClient, queue: QueueRef, item_id: str) -> bool:
     return bool(queue_id) and _success(client.execute(*_delete_op(queue_id, item_id)), "deleteFromRunQueue")
 
 
-async def adelete_item(client: GraphQLClient, queue: QueueRef, item_id: str) -> bool:
-    """``delete_item`` from an event loop."""
-    queue_id = _queue_id(await client.aexecute(*_queue_id_op(queue)))
-    return bool(queue_id) and _success(await client.aexecute(*_delete_op(queue_id, item_id)), "deleteFromRunQueue")
-
-
 def _run_id_op(run_path: str) -> Op:
     entity, project, run = run_path.split("/")
     return GET_RUN_ID, {"entity": entity, "project": project, "run": run}, "AirflowRunStorageId"
@@ -333,12 +220,6 @@ def stop_run(client: GraphQLClient, run_path: str) -> bool:
     """
     storage_id = _storage_id(client.execute(*_run_id_op(run_path)))
     return bool(storage_id) and _success(client.execute(STOP_RUN, {"id": storage_id}, "StopRun"), "stopRun")
-
-
-async def astop_run(client: GraphQLClient, run_path: str) -> bool:
-    """``stop_run`` from an event loop."""
-    storage_id = _storage_id(await client.aexecute(*_run_id_op(run_path)))
-    return bool(storage_id) and _success(await client.aexecute(STOP_RUN, {"id": storage_id}, "StopRun"), "stopRun")
 
 
 def _taken_back(deleted: bool) -> str:
@@ -358,14 +239,3 @@ def cancel(client: GraphQLClient, queue: QueueRef, item_id: str, run_path: str) 
         entity, project, _ = run_path.split("/")
         run_path = f"{entity}/{project}/{item['associatedRunId']}"
     return _stopped(run_path, stop_run(client, run_path))
-
-
-async def acancel(client: GraphQLClient, queue: QueueRef, item_id: str, run_path: str) -> str:
-    """``cancel`` from an event loop."""
-    item = await aitem_state(client, queue, item_id)
-    if item is not None and not item.get("associatedRunId") and item.get("state") != "FAILED":
-        return _taken_back(await adelete_item(client, queue, item_id))
-    if item is not None and item.get("associatedRunId"):
-        entity, project, _ = run_path.split("/")
-        run_path = f"{entity}/{project}/{item['associatedRunId']}"
-    return _stopped(run_path, await astop_run(client, run_path))

@@ -7,17 +7,20 @@ Point the SDK at it with ``AZUREML_DEV_URL_MFE=emulator.base_url`` (read when ``
         ml_client = MLClient(aml.credential(), aml.subscription_id, aml.resource_group, aml.workspace)
 
 Served: PUT anonymous environment versions; PUT/GET command jobs (each GET reads the job's
-``Lifecycle`` once); POST ``jobs/{name}/cancel`` (202 + ``Location``, done on the second poll);
+``Lifecycle`` once); GET ``jobs`` (``jobs.list``: each job at its current step, no read; ``tag``,
+``properties`` and ``jobType`` filters; pages of 100 via ``nextLink``); POST ``jobs/{name}/cancel``
+(202 + ``Location``, done on the second poll);
 the workspace GET, discovery document and Run History run GET that ``MLClient`` uses to reach a
 run's ``error`` (Azure keeps a failed job's error there, not on the job resource); and, for
 ``ClientSecretCredential`` with ``authority=emulator.base_url`` (tls) and instance discovery off,
 Entra's OpenID discovery document and the client-credentials token endpoint (``clients``).
 Errors and injected ``Faults`` answer as Azure does: ``{"error": {"code": ..., "message": ...}}``.
+``set_status`` / ``finish_all`` end jobs at once; ``meter`` counts requests per route (``job_get``, ``token``...)
+and reads per job.
 """
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import os
 import re
@@ -26,12 +29,14 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlencode
 
-from tests.emulators.lifecycle import Faults, Lifecycle
+from tests.emulators.lifecycle import Faults, Lifecycle, Step
+from tests.emulators.metering import Meter
+from tests.emulators.tls import self_signed_cert
 
 TERMINAL = frozenset({"Completed", "Failed", "Canceled"})
 _RUN_HISTORY_FIELDS = ("error", "startTimeUtc", "endTimeUtc")
@@ -46,6 +51,7 @@ _ROUTES = [
     for name, method, pattern in [
         ("env_put", "PUT", _WS + r"/environments/(?P<env>[^/]+)/versions/(?P<ver>[^/]+)"),
         ("job_put", "PUT", _WS + r"/jobs/(?P<name>[^/]+)"),
+        ("job_list", "GET", _WS + r"/jobs"),
         ("job_get", "GET", _WS + r"/jobs/(?P<name>[^/]+)"),
         ("job_cancel", "POST", _WS + r"/jobs/(?P<name>[^/]+)/cancel"),
         ("cancel_op", "GET", r"/operationResults/cancel/(?P<name>[^/]+)"),
@@ -56,6 +62,7 @@ _ROUTES = [
         ("token", "POST", r"/(?P<tenant>[^/]+)/oauth2/v2\.0/token"),
     ]
 ]
+LIST_PAGE_SIZE = 100
 
 
 class FakeCredential:
@@ -70,6 +77,11 @@ class FakeCredential:
 
         self.scopes.append(scopes)
         return AccessToken(self.token, int(time.time()) + 3600)
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 1024  # the default 5 drops bursts of concurrent connects (a 1 s SYN retry each)
 
 
 class AzureMLEmulator:
@@ -118,13 +130,12 @@ class AzureMLEmulator:
 
     # -- lifecycle -----------------------------------------------------------------------------
     def start(self) -> AzureMLEmulator:
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
-        self._server.daemon_threads = True
+        self._server = _Server(("127.0.0.1", 0), _handler(self))
         scheme = "http"
         if self.tls:
             scheme, context = "https", ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
             self._tmp = tempfile.TemporaryDirectory(prefix="azure-ml-emulator-")
-            self.ca_file = _self_signed_cert(self._tmp.name)
+            self.ca_file = self_signed_cert(self._tmp.name)
             context.load_cert_chain(self.ca_file, os.path.join(self._tmp.name, "key.pem"))
             self._server.socket = context.wrap_socket(self._server.socket, server_side=True)
         self.base_url = f"{scheme}://127.0.0.1:{self._server.server_port}/"
@@ -160,6 +171,7 @@ class AzureMLEmulator:
             self._times: dict[str, dict[str, str]] = {}  # job -> Run History startTimeUtc / endTimeUtc
             self.requests: list[tuple[str, str]] = []  # (method, path) of every request received
             self.authorizations: list[str] = []  # the Authorization header of every request
+            self.meter = Meter()
         self.faults = Faults()
         self.on_create.clear()
         self.tokens_issued.clear()
@@ -196,6 +208,20 @@ class AzureMLEmulator:
     def get_count(self, name: str) -> int:
         return self._gets.get(name, 0)
 
+    def set_status(self, name: str, status: str = "Completed", **fields: Any) -> None:
+        """Report ``status`` (with step ``fields``, e.g. ``error``) for job ``name`` from now on, on every read."""
+        with self._lock:
+            if name not in self._requests:
+                raise KeyError(f"no job {name!r}")
+            self._lifecycles[name] = Lifecycle(Step(status, None, dict(fields)))
+
+    def finish_all(self, status: str = "Completed", **fields: Any) -> int:
+        """``set_status`` every job created so far; returns how many."""
+        names = self.job_names()
+        for name in names:
+            self.set_status(name, status, **fields)
+        return len(names)
+
     # -- request handling (returns status, body, extra headers) --------------------------------
     def _arm_id(self, suffix: str = "") -> str:
         return (
@@ -203,17 +229,26 @@ class AzureMLEmulator:
             f"/providers/Microsoft.MachineLearningServices/workspaces/{self.workspace}{suffix}"
         )
 
-    def _dispatch(self, method: str, path: str, body: Any) -> tuple[int, Any, dict[str, str]]:
+    @staticmethod
+    def _route(method: str, path: str) -> tuple[str, dict[str, str]] | None:
         for route, verb, pattern in _ROUTES:
             m = pattern.match(path)
             if m and verb == method:
-                args = m.groupdict()
-                ours = (self.subscription_id, self.resource_group.lower(), self.workspace.lower())
-                if "ws" in args and (args["sub"], args["rg"].lower(), args["ws"].lower()) != ours:
-                    return _error(404, "WorkspaceNotFound", f"Workspace {args['ws']} not found.")
-                kept = {k: v for k, v in args.items() if k in ("name", "ver", "tenant")}
-                return getattr(self, "_" + route)(body, **kept)
-        return _error(404, "NotFound", f"No route for {method} {path}")
+                return route, m.groupdict()
+        return None
+
+    def _dispatch(self, method: str, path: str, body: Any, query: str = "") -> tuple[int, Any, dict[str, str]]:
+        found = self._route(method, path)
+        if found is None:
+            return _error(404, "NotFound", f"No route for {method} {path}")
+        route, args = found
+        ours = (self.subscription_id, self.resource_group.lower(), self.workspace.lower())
+        if "ws" in args and (args["sub"], args["rg"].lower(), args["ws"].lower()) != ours:
+            return _error(404, "WorkspaceNotFound", f"Workspace {args['ws']} not found.")
+        kept = {k: v for k, v in args.items() if k in ("name", "ver", "tenant")}
+        if route == "job_list":
+            kept["query"] = query
+        return getattr(self, "_" + route)(body, **kept)
 
     def _env_put(self, body: Any, ver: str) -> tuple[int, Any, dict[str, str]]:
         with self._lock:
@@ -239,13 +274,44 @@ class AzureMLEmulator:
             return _error(404, "UserError", f"Could not find job with name {name}.")
         with self._lock:
             self._gets[name] = self._gets.get(name, 0) + 1
-            step = self._lifecycles[name].read()
-            times, now = self._times.setdefault(name, {}), datetime.now(UTC).isoformat()
-            if step.state in ("Running", "Finalizing", *TERMINAL):
-                times.setdefault("startTimeUtc", now)
-            if step.state in TERMINAL:
-                times.setdefault("endTimeUtc", now)
+            step = self._observe(name, self._lifecycles[name].read())
+        self.meter.read(name)
         return 200, self._job_json(name, step), {}
+
+    def _observe(self, name: str, step: Step) -> Step:
+        """Note the Run History start/end times a report of ``step`` implies (call under the lock)."""
+        times, now = self._times.setdefault(name, {}), datetime.now(UTC).isoformat()
+        if step.state in ("Running", "Finalizing", *TERMINAL):
+            times.setdefault("startTimeUtc", now)
+        if step.state in TERMINAL:
+            times.setdefault("endTimeUtc", now)
+        return step
+
+    def _job_list(self, _: Any, query: str) -> tuple[int, Any, dict[str, str]]:
+        """``jobs.list``: every job at its lifecycle's current step (no read), filtered, a page at a time."""
+        params = {k: v[-1] for k, v in parse_qs(query).items()}
+        start = int(params["$skip"]) if params.get("$skip", "").isdigit() else 0
+        wanted = [p.partition("=") for p in params.get("properties", "").split(",") if p]
+        with self._lock:
+            steps = {name: self._observe(name, lc.current) for name, lc in self._lifecycles.items()}
+        jobs = []
+        for name, step in steps.items():
+            props = self._requests[name].get("properties") or {}
+            if "tag" in params and params["tag"] not in (props.get("tags") or {}):
+                continue
+            if params.get("jobType") and params["jobType"].lower() != str(props.get("jobType", "")).lower():
+                continue
+            user = props.get("properties") or {}
+            if any(key not in user or (eq and user[key] != value) for key, eq, value in wanted):
+                continue
+            jobs.append(self._job_json(name, step))
+        page = jobs[start : start + LIST_PAGE_SIZE]
+        self.meter.read(*(job["name"] for job in page))
+        body: dict[str, Any] = {"value": page}
+        if start + LIST_PAGE_SIZE < len(jobs):
+            params["$skip"] = str(start + LIST_PAGE_SIZE)
+            body["nextLink"] = f"{self.base_url}{self._arm_id('/jobs').lstrip('/')}?{urlencode(params)}"
+        return 200, body, {}
 
     def _job_json(self, name: str, step: Any) -> dict[str, Any]:
         props = {"experimentName": "Default", "displayName": name, **self._requests[name]["properties"]}
@@ -339,34 +405,6 @@ class AzureMLEmulator:
         return status, body, headers
 
 
-def _self_signed_cert(directory: str) -> str:
-    """Write a key and a self-signed certificate for 127.0.0.1 into ``directory``; return the cert path."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = datetime.now(UTC)
-    cert = (
-        x509.CertificateBuilder(subject_name=name, issuer_name=name, public_key=key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - timedelta(minutes=5))
-        .not_valid_after(now + timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    pem, pkcs8 = serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8
-    key_pem = key.private_bytes(pem, pkcs8, serialization.NoEncryption())
-    path = os.path.join(directory, "cert.pem")
-    for file, data in ((os.path.join(directory, "key.pem"), key_pem), (path, cert.public_bytes(pem))):
-        with open(file, "wb") as f:
-            f.write(data)
-    return path
-
-
 def _error(status: int, code: str, message: str) -> tuple[int, Any, dict[str, str]]:
     return status, {"error": {"code": code, "message": message}}, {}
 
@@ -374,9 +412,11 @@ def _error(status: int, code: str, message: str) -> tuple[int, Any, dict[str, st
 def _handler(emulator: AzureMLEmulator) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         def _serve(self) -> None:
-            path = self.path.split("?", 1)[0]
+            path, _, query = self.path.partition("?")
             length = int(self.headers.get("Content-Length") or 0)
             raw = self.rfile.read(length) if length else b""
+            found = emulator._route(self.command, path)
+            emulator.meter.request(found[0] if found else f"{self.command} {path}")  # the route: job_get, token...
             with emulator._lock:
                 emulator.requests.append((self.command, path))
                 emulator.authorizations.append(self.headers.get("Authorization") or "")
@@ -389,7 +429,7 @@ def _handler(emulator: AzureMLEmulator) -> type[BaseHTTPRequestHandler]:
                 try:
                     form = "x-www-form-urlencoded" in (self.headers.get("Content-Type") or "")
                     parsed = parse_qs(raw.decode()) if form else json.loads(raw or b"null")
-                    status, body, headers = emulator._dispatch(self.command, path, parsed)
+                    status, body, headers = emulator._dispatch(self.command, path, parsed, query)
                 except Exception as exc:  # a bug in the fake: 501, which azure-core does not retry
                     status, body, headers = _error(501, "EmulatorError", repr(exc))
             data = b"" if body is None else json.dumps(body).encode()

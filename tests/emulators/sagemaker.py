@@ -8,7 +8,11 @@ handlers are patched (in this process, so callers in other processes see the sam
   a second job with the same name is refused with ``ResourceInUse``, as on AWS.
 * ``DescribeTrainingJob`` advances that lifecycle by one read and reports its step (an ended job with its
   ``TrainingTimeInSeconds`` and ``BillableTimeInSeconds``, which a step's fields may script).
+* ``ListTrainingJobs`` first brings every job's status to its lifecycle's current step (what the next
+  Describe reports), without advancing any lifecycle, then answers as moto does.
 * ``StopTrainingJob`` (missing from moto) is recorded and turns the job Stopping, then Stopped.
+* ``set_status(name, "Completed")`` / ``finish_all()`` end jobs at once, for Describe and List alike.
+* ``meter`` counts requests per operation and reads per job (a Describe, or a List that returned it).
 * ``faults`` are served before moto sees the call; ``Faults.inject(..., method=...)`` takes the
   operation name (``"DescribeTrainingJob"``), not the HTTP method (always POST here)::
 
@@ -35,6 +39,7 @@ from moto.sagemaker.responses import SageMakerResponse
 from moto.server import ThreadedMotoServer
 
 from tests.emulators.lifecycle import Faults, Lifecycle, Step
+from tests.emulators.metering import Meter
 
 TERMINAL = {"Completed", "Failed", "Stopped"}
 # TrainingJobStatus -> the SecondaryStatus AWS reports with it.
@@ -78,6 +83,7 @@ class SageMakerEmulator:
         self._server: ThreadedMotoServer | None = None
         self._originals: dict[str, Any] = {}  # patched name -> SageMakerResponse's own (None: inherited)
         self._lock = threading.Lock()
+        self.meter = Meter()
         self._forget()
 
     def _forget(self) -> None:
@@ -87,6 +93,7 @@ class SageMakerEmulator:
         self._requests: dict[str, dict[str, Any]] = {}
         self._stops: list[str] = []
         self._describes: dict[str, int] = {}
+        self.meter.reset()
 
     # -- running -------------------------------------------------------------------------------
     def start(self) -> SageMakerEmulator:
@@ -190,6 +197,21 @@ class SageMakerEmulator:
         with self._lock:
             return self._describes.get(name, 0)
 
+    def set_status(self, name: str, status: str, **fields: Any) -> None:
+        """Report ``status`` (with ``fields``, e.g. ``FailureReason``) for job ``name`` from now on, on every read."""
+        with self._lock:
+            if name not in self._lifecycles:
+                raise KeyError(f"no training job {name!r}")
+            self._lifecycles[name] = Lifecycle(Step(status, None, dict(fields)))
+
+    def finish_all(self, status: str = "Completed", **fields: Any) -> int:
+        """``set_status`` every job created so far; returns how many."""
+        with self._lock:
+            names = list(self._lifecycles)
+        for name in names:
+            self.set_status(name, status, **fields)
+        return len(names)
+
     # -- server side (runs in the server's request threads) ------------------------------------
     def _created(self, body: dict[str, Any]) -> None:
         name = body["TrainingJobName"]
@@ -206,6 +228,7 @@ class SageMakerEmulator:
         name = job.training_job_name
         with self._lock:
             self._describes[name] = self._describes.get(name, 0) + 1
+            self.meter.read(name)
             lifecycle = self._lifecycles.get(name)
             step = lifecycle.read() if lifecycle is not None else None
             if step is not None:
@@ -230,6 +253,16 @@ class SageMakerEmulator:
         elif job.training_end_time is None:
             job.training_end_time = now
 
+    def _list(self, response: SageMakerResponse) -> ActionResult:
+        with self._lock:
+            for name, job in list(response.sagemaker_backend.training_jobs.items()):
+                if (lifecycle := self._lifecycles.get(name)) is not None:
+                    self._apply(job, lifecycle.current)  # what the next Describe reports; no read counted
+            result = self._originals["list_training_jobs"](response)
+        summaries = result.result.get("TrainingJobSummaries") or []  # type: ignore[attr-defined]
+        self.meter.read(*(s["TrainingJobName"] for s in summaries))
+        return result
+
     def _stop(self, name: str, backend: Any) -> None:
         with self._lock:
             self._stops.append(name)
@@ -247,6 +280,7 @@ class SageMakerEmulator:
             "call_action": _call_action,
             "create_training_job": _create_training_job,
             "describe_training_job": _describe_training_job,
+            "list_training_jobs": _list_training_jobs,
             "stop_training_job": _stop_training_job,
         }
         for name, handler in handlers.items():
@@ -275,6 +309,7 @@ def _emulator() -> SageMakerEmulator:
 
 def _call_action(self: SageMakerResponse) -> Any:
     operation = str(self.headers.get("X-Amz-Target", "")).rpartition(".")[2]
+    _emulator().meter.request(operation or "unknown")
     fault = _emulator().faults.take(operation)
     if fault is not None:
         status, delay = fault
@@ -306,6 +341,10 @@ def _describe_training_job(self: SageMakerResponse) -> ActionResult:
     if job is None:
         return _emulator()._originals["describe_training_job"](self)  # raises moto's ValidationError
     return ActionResult(_emulator()._describe(job))
+
+
+def _list_training_jobs(self: SageMakerResponse) -> ActionResult:
+    return _emulator()._list(self)
 
 
 def _stop_training_job(self: SageMakerResponse) -> EmptyResult:

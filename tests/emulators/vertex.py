@@ -3,7 +3,9 @@
 Speaks the wire format of ``aiplatform_v1`` clients built with ``transport="rest"`` or
 ``"rest_asyncio"`` and ``client_options={"api_endpoint": emulator.endpoint}``: camelCase JSON,
 enums as ints, int64 as strings, errors as ``{"error": {"code", "message", "status"}}``.
-Each GET of a job advances its scripted ``Lifecycle`` by one read::
+Each GET of a job advances its scripted ``Lifecycle`` by one read; a list (``filter`` on labels, state or
+display name; ``pageSize``/``pageToken``) reports each job's current step without advancing it.
+``set_state`` / ``finish_all`` end jobs at once; ``meter`` counts requests per RPC and reads per job::
 
     with VertexEmulator() as vertex:
         vertex.script(Lifecycle(("JOB_STATE_RUNNING", 2), ("JOB_STATE_FAILED", None, {"error": {...}})))
@@ -21,8 +23,10 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import parse_qs
 
 from tests.emulators.lifecycle import Faults, Lifecycle, Step
+from tests.emulators.metering import Meter
 
 # google.cloud.aiplatform_v1.types.JobState, kept here so the fake does not import the SDK.
 JOB_STATES = {
@@ -56,10 +60,32 @@ RPC_STATUS = {
 }
 _COLLECTION = re.compile(r"^/v1/(projects/[^/]+/locations/[^/]+)/customJobs$")
 _JOB = re.compile(r"^/v1/(projects/[^/]+/locations/[^/]+/customJobs/\d+)(:cancel)?$")
+# One term of a list filter (AIP-160, the subset Vertex users write): labels.k="v", labels.k:*, state=..., ...
+_TERM = re.compile(r'^(labels\.[\w-]+|state|display_name|displayName)\s*(=|!=|:)\s*("[^"]*"|[\w*-]+)$')
+LIST_PAGE_SIZE = 100
 
 
 def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _matches(resource: dict[str, Any], filter_: str) -> bool:
+    """Whether a job matches a ListCustomJobs ``filter`` (terms joined by AND; anything else is a 400)."""
+    for term in filter(None, (t.strip() for t in re.split(r"\s+AND\s+", filter_.strip()))):
+        m = _TERM.match(term)
+        if m is None:
+            raise ApiError(400, f"Unsupported filter term {term!r} (the emulator serves labels, state, display_name).")
+        key, op, value = m[1], m[2], m[3].strip('"')
+        if key.startswith("labels."):
+            actual = (resource.get("labels") or {}).get(key[len("labels.") :])
+        elif key == "state":
+            actual = next((n for n, v in JOB_STATES.items() if v == resource.get("state")), None)
+        else:
+            actual = resource.get("displayName")
+        hit = actual is not None if op == ":" and value == "*" else actual == value
+        if hit == (op == "!="):
+            return False
+    return True
 
 
 def _fresh(lifecycle: Lifecycle) -> Lifecycle:
@@ -106,6 +132,16 @@ class _Job:
         self._apply(self.lifecycle.read())
         return self.resource
 
+    def peek(self) -> dict[str, Any]:
+        """The job at its lifecycle's current step, as a list reports it (no read)."""
+        self._apply(self.lifecycle.current)
+        return self.resource
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 1024  # the default 5 drops bursts of concurrent connects (a 1 s SYN retry each)
+
 
 class VertexEmulator:
     """A loopback Vertex AI JobService serving scripted CustomJob lifecycles."""
@@ -123,8 +159,7 @@ class VertexEmulator:
     # -- lifecycle of the server ------------------------------------------------
     def start(self) -> VertexEmulator:
         """Bind 127.0.0.1 on a free port and serve in a daemon thread."""
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
-        self._server.daemon_threads = True
+        self._server = _Server(("127.0.0.1", 0), _handler(self))
         self.endpoint = f"http://127.0.0.1:{self._server.server_address[1]}"
         self._thread = threading.Thread(target=self._server.serve_forever, name="vertex", daemon=True)
         self._thread.start()
@@ -152,6 +187,7 @@ class VertexEmulator:
             self._scripts: list[tuple[str | None, Lifecycle]] = []
             self._cancels: list[str] = []
             self.calls: list[tuple[str, str]] = []  # (method, path with query), as received
+            self.meter = Meter()
             self.on_create.clear()
 
     def script(self, lifecycle: Lifecycle, display_name: str | None = None) -> Lifecycle:
@@ -174,6 +210,17 @@ class VertexEmulator:
 
     def get_count(self, name: str) -> int:
         return self._jobs[name].gets
+
+    def set_state(self, name: str, state: str = "JOB_STATE_SUCCEEDED", **fields: Any) -> None:
+        """Report ``state`` (``fields`` merged into the job, e.g. ``error``) for job ``name`` from now on."""
+        with self._lock:
+            self._job(name).lifecycle = Lifecycle(Step(state, None, dict(fields)))
+
+    def finish_all(self, state: str = "JOB_STATE_SUCCEEDED", **fields: Any) -> int:
+        """``set_state`` every job created so far; returns how many."""
+        for name in self.job_names():
+            self.set_state(name, state, **fields)
+        return len(self._jobs)
 
     # -- the API ------------------------------------------------------------------
     def _take_script(self, display_name: str | None) -> Lifecycle:
@@ -206,7 +253,9 @@ class VertexEmulator:
 
     def get(self, name: str) -> dict[str, Any]:
         with self._lock:
-            return dict(self._job(name).read())
+            job = dict(self._job(name).read())
+        self.meter.read(name)
+        return job
 
     def cancel(self, name: str) -> dict[str, Any]:
         with self._lock:
@@ -222,23 +271,44 @@ class VertexEmulator:
                 )
             return {}
 
-    def list_jobs(self, parent: str) -> dict[str, Any]:
+    def list_jobs(self, parent: str, filter_: str = "", page_size: int = 0, page_token: str = "") -> dict[str, Any]:
+        """ListCustomJobs: jobs under ``parent`` matching ``filter_``, a page at a time (token: the next index)."""
+        start = int(page_token) if page_token.isdigit() else 0
+        size = page_size if 0 < page_size <= LIST_PAGE_SIZE else LIST_PAGE_SIZE
         with self._lock:
-            jobs = [dict(j.resource) for n, j in self._jobs.items() if n.startswith(parent + "/")]
-        return {"customJobs": jobs} if jobs else {}
+            jobs = [dict(j.peek()) for n, j in self._jobs.items() if n.startswith(parent + "/")]
+        jobs = [job for job in jobs if _matches(job, filter_)] if filter_ else jobs
+        page = jobs[start : start + size]
+        self.meter.read(*(job["name"] for job in page))
+        out: dict[str, Any] = {"customJobs": page} if page else {}
+        if start + size < len(jobs):
+            out["nextPageToken"] = str(start + size)
+        return out
 
-    def route(self, method: str, path: str, body: dict[str, Any]) -> dict[str, Any]:
+    def route(self, method: str, path: str, body: dict[str, Any], query: str = "") -> dict[str, Any]:
         if m := _COLLECTION.match(path):
             if method == "POST":
                 return self.create(m[1], body)
             if method == "GET":
-                return self.list_jobs(m[1])
+                params = {k: v[-1] for k, v in parse_qs(query).items()}
+                size = params.get("pageSize") or params.get("page_size") or "0"
+                token = params.get("pageToken") or params.get("page_token") or ""
+                return self.list_jobs(m[1], params.get("filter", ""), int(size) if size.isdigit() else 0, token)
         elif m := _JOB.match(path):
             if method == "GET" and not m[2]:
                 return self.get(m[1])
             if method == "POST" and m[2]:
                 return self.cancel(m[1])
         raise ApiError(404, f"{method} {path} is not served by the Vertex emulator.")
+
+
+def _operation(method: str, path: str) -> str:
+    """The JobService RPC a request calls (``GetCustomJob``...), for ``meter``."""
+    if _COLLECTION.match(path):
+        return {"POST": "CreateCustomJob", "GET": "ListCustomJobs"}.get(method, f"{method} customJobs")
+    if m := _JOB.match(path):
+        return "CancelCustomJob" if m[2] else {"GET": "GetCustomJob"}.get(method, f"{method} customJob")
+    return f"{method} {path}"
 
 
 def _handler(emulator: VertexEmulator) -> type[BaseHTTPRequestHandler]:
@@ -249,6 +319,8 @@ def _handler(emulator: VertexEmulator) -> type[BaseHTTPRequestHandler]:
             length = int(self.headers.get("Content-Length") or 0)
             raw = self.rfile.read(length) if length else b""
             emulator.calls.append((self.command, self.path))
+            path, _, query = self.path.partition("?")
+            emulator.meter.request(_operation(self.command, path))
             status, payload = 200, {}
             fault = emulator.faults.take(self.command)
             if fault:
@@ -259,7 +331,7 @@ def _handler(emulator: VertexEmulator) -> type[BaseHTTPRequestHandler]:
             else:
                 try:
                     body = json.loads(raw) if raw else {}
-                    payload = emulator.route(self.command, self.path.split("?", 1)[0], body)
+                    payload = emulator.route(self.command, path, body, query)
                 except ApiError as e:
                     status, payload = e.code, e.body()
                 except json.JSONDecodeError as e:

@@ -46,7 +46,7 @@ def vertex(_vertex_server, monkeypatch):
     monkeypatch.setenv(
         "AIRFLOW_CONN_GOOGLE_CLOUD_DEFAULT", json.dumps({"conn_type": "google_cloud_platform", "extra": extra})
     )
-    monkeypatch.setattr("airflow_wandb_launch.backends.vertex.RETRY_INITIAL", 0.05)
+    monkeypatch.setattr("airflow_wandb_launch.backends.vertex.client.RETRY_INITIAL", 0.05)
     yield _vertex_server
     _vertex_server.reset()
 

@@ -10,12 +10,13 @@ from datetime import timedelta
 
 import pytest
 
-from airflow_wandb_launch.backends.azure_ml import AzureMLBackend, build_command_job
-from airflow_wandb_launch.backends.azure_ml_client import credential_from_connection
+from airflow_wandb_launch.backends.azure_ml import AzureMLBackend
+from airflow_wandb_launch.backends.azure_ml.client import credential_from_connection
+from airflow_wandb_launch.backends.azure_ml.request import build_command_job
 from airflow_wandb_launch.errors import ResourceArgsError
+from airflow_wandb_launch.launch.job import JobRef, JobState
 from airflow_wandb_launch.launch.request import LaunchRequest
 from airflow_wandb_launch.launch.run import RunIdentity, WandbCredentials
-from airflow_wandb_launch.launch.job import JobRef, JobState
 from airflow_wandb_launch.triggers.launch import LaunchJobTrigger
 from tests.conftest import ENTITY, ROOT
 from tests.emulators.azure_ml import AzureMLEmulator
@@ -172,18 +173,14 @@ def submit_running_job(aml: AzureMLEmulator) -> tuple[AzureMLBackend, JobRef]:
     )
     env = request.job_env(WandbCredentials(api_key="k", base_url="http://127.0.0.1:1"))
     backend = AzureMLBackend()
-    return backend, backend.submit(build_command_job(request, {"compute": "cpu"}, env))
+    return backend, backend.submit(build_command_job(request, {"compute": "cpu"}, env), request.run)
 
 
 @pytest.mark.parametrize("still_deferred", [False, True])
-async def test_trigger_on_kill_cancels_unless_the_task_is_still_deferred(aml, monkeypatch, still_deferred):
+async def test_trigger_on_kill_cancels_unless_the_task_is_still_deferred(aml, task_deferred, still_deferred):
     _, ref = submit_running_job(aml)
     trigger = LaunchJobTrigger(job_ref=ref.to_dict(), connection_args={"azure_conn_id": "azure_default"})
-
-    async def deferred() -> bool:
-        return still_deferred
-
-    monkeypatch.setattr(trigger, "_task_still_deferred", deferred)
+    task_deferred["deferred"] = still_deferred
     await trigger.on_kill()
     await trigger.cleanup()
     assert aml.cancel_calls() == ([] if still_deferred else [ref.job_id])

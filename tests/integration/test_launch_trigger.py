@@ -8,10 +8,12 @@ import time
 import pytest
 
 from airflow_wandb_launch.backends.sagemaker import SageMakerBackend
-from airflow_wandb_launch.launch.job import JobRef, JobState
+from airflow_wandb_launch.launch.job import JobState
+from airflow_wandb_launch.launch.run import RunIdentity
 from airflow_wandb_launch.triggers.launch import LaunchJobTrigger
 from tests.emulators.lifecycle import Lifecycle
 
+RUN = RunIdentity("r", "p", "e")
 BODY = {
     "RoleArn": "arn:aws:iam::123456789012:role/SageMakerRole",
     "AlgorithmSpecification": {
@@ -30,12 +32,11 @@ def submitted(sagemaker):
 
     def make(lifecycle: Lifecycle, **kwargs) -> LaunchJobTrigger:
         sagemaker.script(lifecycle)
-        ref = SageMakerBackend().submit({**BODY, "TrainingJobName": f"trigger-test-{time.monotonic_ns()}"})
+        ref = SageMakerBackend().submit({**BODY, "TrainingJobName": f"trigger-test-{time.monotonic_ns()}"}, RUN)
         return LaunchJobTrigger(
-            job_ref=JobRef(ref.resource, ref.job_id, {**ref.extra, "run_id": "r", "run_path": "e/p/r"}).to_dict(),
+            job_ref=ref.to_dict(),
             connection_args={"aws_conn_id": "aws_default", "region_name": None},
-            poll_interval=0.05,
-            **kwargs,
+            **{"poll_interval": 0.05, **kwargs},
         )
 
     return make
@@ -50,7 +51,7 @@ async def test_polls_until_terminal_with_one_client(submitted, sagemaker):
     event = await first_event(trigger)
     assert event["status"]["state"] == "succeeded" and event["status"]["cloud_state"] == "Completed"
     assert sagemaker.describe_count(trigger.ref.job_id) == 5
-    assert trigger.backend.hook.conn is trigger.backend.hook.conn  # one client, reused across polls
+    assert (await trigger.backend()).hook.conn is (await trigger.backend()).hook.conn  # one client across polls
 
 
 async def test_deadline_stops_the_job(submitted, sagemaker):
@@ -60,17 +61,16 @@ async def test_deadline_stops_the_job(submitted, sagemaker):
     assert sagemaker.stop_calls() == [trigger.ref.job_id]
 
 
-async def test_on_kill_stops_the_job(submitted, sagemaker, monkeypatch):
+async def test_on_kill_stops_the_job(submitted, sagemaker, task_deferred):
     trigger = submitted(Lifecycle("InProgress"))
-    monkeypatch.setattr(trigger, "_task_still_deferred", _returns(False))
     await trigger.on_kill()
     assert sagemaker.stop_calls() == [trigger.ref.job_id]
 
 
-async def test_on_kill_leaves_the_job_when_the_task_is_still_deferred(submitted, sagemaker, monkeypatch):
+async def test_on_kill_leaves_the_job_when_the_task_is_still_deferred(submitted, sagemaker, task_deferred):
     """apache/airflow#73454: on_kill also fires when a trigger only moves to another triggerer."""
     trigger = submitted(Lifecycle("InProgress"))
-    monkeypatch.setattr(trigger, "_task_still_deferred", _returns(True))
+    task_deferred["deferred"] = True
     await trigger.on_kill()
     assert sagemaker.stop_calls() == []
 
@@ -82,12 +82,11 @@ async def test_on_kill_leaves_the_job_without_cancel_on_kill(submitted, sagemake
 
 
 async def test_persistent_read_errors_end_in_a_failed_event(submitted, sagemaker):
-    trigger = submitted(Lifecycle("InProgress"))
-    trigger.poll_interval = 0.001
+    trigger = submitted(Lifecycle("InProgress"), poll_interval=0.001)
     sagemaker.faults.inject(500, times=1000, method="DescribeTrainingJob")
     event = await first_event(trigger)
     assert event["status"]["state"] == "failed"
-    assert "could not read the job's status 5 times" in event["status"]["message"]
+    assert "could not read the job's status: reading it failed 5 times in a row" in event["status"]["message"]
 
 
 def test_serialize_round_trips_and_holds_no_secret(submitted, wandb_conn):
@@ -96,13 +95,6 @@ def test_serialize_round_trips_and_holds_no_secret(submitted, wandb_conn):
     assert classpath == "airflow_wandb_launch.triggers.launch.LaunchJobTrigger"
     assert LaunchJobTrigger(**kwargs).serialize() == (classpath, kwargs)
     assert wandb_conn.api_key not in json.dumps(kwargs) and "testing" not in json.dumps(kwargs)
-
-
-def _returns(value):
-    async def check() -> bool:
-        return value
-
-    return check
 
 
 class _Store(dict):

@@ -1,4 +1,4 @@
-"""WandbLaunchQueueOperator through dag.test(), and QueueItemTrigger directly, against the W&B fake's run queues."""
+"""WandbLaunchQueueOperator through dag.test(), and the queue backend under the one trigger, against the W&B fake."""
 
 from __future__ import annotations
 
@@ -8,11 +8,13 @@ from datetime import timedelta
 import httpx
 import pytest
 
+from airflow_wandb_launch.backends.wandb_queue.spec import build_run_spec
+from airflow_wandb_launch.launch.job import JobRef, JobStatus
+from airflow_wandb_launch.launch.run import RunIdentity, WandbCredentials
+from airflow_wandb_launch.operators import WandbLaunchQueueOperator
+from airflow_wandb_launch.triggers.launch import LaunchJobTrigger
 from airflow_wandb_launch.wandb_api import queue as wandb_queue
 from airflow_wandb_launch.wandb_api.graphql import GraphQLClient
-from airflow_wandb_launch.operators import WandbLaunchQueueOperator
-from airflow_wandb_launch.launch.run import WandbCredentials
-from airflow_wandb_launch.triggers.queue import QueueItemTrigger
 from airflow_wandb_launch.wandb_api.queue import LAUNCH_DEFAULT_PROJECT, QueueRef
 from tests.conftest import ENTITY
 from tests.emulators.lifecycle import Lifecycle
@@ -30,21 +32,6 @@ def queues(wandb_conn):
     wandb_conn.queues.reset()
     yield wandb_conn.queues
     wandb_conn.queues.reset()
-
-
-@pytest.fixture
-def triggers(monkeypatch):
-    """The kwargs of every QueueItemTrigger the operator deferred to, as serialized into the metadata DB."""
-    seen: list[dict] = []
-    original = QueueItemTrigger.serialize
-
-    def recording(self):
-        classpath, kwargs = original(self)
-        seen.append(kwargs)
-        return classpath, kwargs
-
-    monkeypatch.setattr(QueueItemTrigger, "serialize", recording)
-    return seen
 
 
 def push_task(**overrides):
@@ -88,7 +75,8 @@ def test_pushed_item_picked_up_and_finished(queues, triggers, capfd):
     assert wandb_conn_run(queues, run_id)["config"] == {"lr": 0.1}
     key = queues.server.api_key
     assert len(triggers) == 1 and key not in json.dumps(triggers) and key not in json.dumps(xcom)
-    assert triggers[0]["item_id"] == item["id"] and triggers[0]["wandb_conn_id"] == "wandb_default"
+    assert triggers[0]["job_ref"]["job_id"] == item["id"]
+    assert triggers[0]["connection_args"] == {"wandb_conn_id": "wandb_default"}
     assert key not in capfd.readouterr().out
 
 
@@ -171,44 +159,28 @@ def pushed(queues):
     server = queues.server
     client = GraphQLClient(WandbCredentials(server.api_key, server.base_url))
     queue = QueueRef(ENTITY, LAUNCH_DEFAULT_PROJECT, QUEUE)
-    spec = wandb_queue.build_run_spec(entity=ENTITY, project=PROJECT, run_id="kill0001", image=IMAGE)
+    spec = build_run_spec(entity=ENTITY, project=PROJECT, run_id="kill0001", image=IMAGE)
     item_id, _ = wandb_queue.push(client, queue, spec)
     client.close()
+    ref = JobRef("wandb-queue", item_id, RunIdentity("kill0001", PROJECT, ENTITY), queue.to_dict())
 
-    def make(**kwargs) -> QueueItemTrigger:
-        return QueueItemTrigger(
-            wandb_conn_id="wandb_default",
-            entity=ENTITY,
-            project_queue=LAUNCH_DEFAULT_PROJECT,
-            queue_name=QUEUE,
-            item_id=item_id,
-            run_path=f"{ENTITY}/{PROJECT}/kill0001",
-            poll_interval=0.05,
-            **kwargs,
-        )
+    def make(**kwargs) -> LaunchJobTrigger:
+        kwargs = {"poll_interval": 0.05, **kwargs}
+        return LaunchJobTrigger(job_ref=ref.to_dict(), connection_args={"wandb_conn_id": "wandb_default"}, **kwargs)
 
     return make
 
 
-def _returns(value: bool):
-    async def answer() -> bool:
-        return value
-
-    return answer
-
-
-async def test_on_kill_removes_an_item_not_picked_up(pushed, queues, monkeypatch):
+async def test_on_kill_removes_an_item_not_picked_up(pushed, queues, task_deferred):
     trigger = pushed()
-    monkeypatch.setattr(trigger, "_task_still_deferred", _returns(False))
     await trigger.on_kill()
     await trigger.cleanup()
     assert [i["deleted"] for i in queues.items()] == [True] and queues.stopped == []
 
 
-async def test_on_kill_stops_the_run_once_picked_up(pushed, queues, monkeypatch):
+async def test_on_kill_stops_the_run_once_picked_up(pushed, queues, task_deferred):
     trigger = pushed()
     queues.agent_claim(queues.items()[0]["id"])
-    monkeypatch.setattr(trigger, "_task_still_deferred", _returns(False))
     await trigger.on_kill()
     await trigger.cleanup()
     assert queues.stopped == [f"{ENTITY}/{PROJECT}/kill0001"]
@@ -217,12 +189,12 @@ async def test_on_kill_stops_the_run_once_picked_up(pushed, queues, monkeypatch)
 
 
 @pytest.mark.parametrize("claimed", [False, True])
-async def test_on_kill_leaves_it_when_the_task_is_still_deferred(pushed, queues, monkeypatch, claimed):
+async def test_on_kill_leaves_it_when_the_task_is_still_deferred(pushed, queues, task_deferred, claimed):
     """apache/airflow#73454: on_kill also fires when a trigger only moves to another triggerer."""
     trigger = pushed()
     if claimed:
         queues.agent_claim(queues.items()[0]["id"])
-    monkeypatch.setattr(trigger, "_task_still_deferred", _returns(True))
+    task_deferred["deferred"] = True
     await trigger.on_kill()
     assert not queues.items()[0]["deleted"] and queues.stopped == []
 
@@ -234,34 +206,36 @@ async def test_on_kill_leaves_it_without_cancel_on_kill(pushed, queues):
 
 
 async def test_trigger_follows_the_run_the_agent_reports(pushed, queues):
-    """An agent that ignores the spec's run_id: the trigger follows associatedRunId."""
+    """An agent that ignores the spec's run_id: the status names associatedRunId, and the result follows it."""
     trigger = pushed()
     queues.agent_claim(queues.items()[0]["id"], run_id="other123", state="finished")
     event = (await anext(trigger.run())).payload
     await trigger.cleanup()
     assert event["status"]["state"] == "succeeded"
-    assert event["job"]["extra"]["run_path"] == f"{ENTITY}/{PROJECT}/other123"
+    backend = await trigger.backend()
+    ref = backend.resolve_run(JobRef.from_dict(event["job"]), JobStatus.from_dict(event["status"]))
+    assert ref.run.run_path == f"{ENTITY}/{PROJECT}/other123"
 
 
 async def test_trigger_reuses_one_client(pushed, queues):
     trigger = pushed()
     queues.script(ENTITY, QUEUE, AgentScript(claim_after=2, run=Lifecycle(("running", 2), "finished")))
-    client = await trigger.client()
+    client = (await trigger.backend()).client
     event = (await anext(trigger.run())).payload
-    assert event["status"]["state"] == "succeeded" and trigger._client is client
+    assert event["status"]["state"] == "succeeded" and (await trigger.backend()).client is client
     await trigger.cleanup()
 
 
 def test_trigger_serializes_round_trip_without_secret(pushed, queues):
-    trigger = pushed(deadline=123.0, pickup_deadline=100.0, pickup_timeout=60.0)
+    trigger = pushed(deadline=123.0, pending_timeout=60.0, pending_since=100.0)
     classpath, kwargs = trigger.serialize()
-    assert classpath == "airflow_wandb_launch.triggers.queue.QueueItemTrigger"
-    assert QueueItemTrigger(**kwargs).serialize() == (classpath, kwargs)
+    assert classpath == "airflow_wandb_launch.triggers.launch.LaunchJobTrigger"
+    assert LaunchJobTrigger(**kwargs).serialize() == (classpath, kwargs)
     assert queues.server.api_key not in json.dumps(kwargs)
 
 
 async def test_preempted_run_not_resumed_in_time_fails(pushed, queues):
-    trigger = pushed(pickup_timeout=0.2)
+    trigger = pushed(pending_timeout=0.2)
     queues.agent_claim(queues.items()[0]["id"], state="preempted")
     event = (await anext(trigger.run())).payload
     await trigger.cleanup()
@@ -271,23 +245,22 @@ async def test_preempted_run_not_resumed_in_time_fails(pushed, queues):
 
 @pytest.mark.parametrize(("faults", "state"), [(2, "succeeded"), (5, "failed")])
 async def test_transient_read_errors_are_tolerated(pushed, queues, monkeypatch, faults, state):
-    trigger = pushed()
+    trigger = pushed(poll_interval=0.001)
     queues.agent_claim(queues.items()[0]["id"], state="finished")
-    real, left = wandb_queue.aitem_state, [faults]
+    real, left = wandb_queue.item_state, [faults]
 
-    async def flaky(*args):
+    def flaky(*args):
         if left[0]:
             left[0] -= 1
             raise httpx.ConnectError("connection refused")
-        return await real(*args)
+        return real(*args)
 
-    monkeypatch.setattr(wandb_queue, "aitem_state", flaky)
-    trigger.poll_interval = 0.001
+    monkeypatch.setattr(wandb_queue, "item_state", flaky)
     event = (await anext(trigger.run())).payload
     await trigger.cleanup()
     assert event["status"]["state"] == state
     if state == "failed":
-        assert "could not read the queue item or its run 5 times" in event["status"]["message"]
+        assert "reading it failed 5 times in a row: connection refused" in event["status"]["message"]
 
 
 @pytest.mark.parametrize("claimed", [False, True])

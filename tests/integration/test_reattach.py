@@ -43,5 +43,5 @@ def test_retry_reattaches_to_the_running_job(sagemaker, container, monkeypatch, 
     # the run id is the first try's, the one the job was given
     assert result["run_id"] == sagemaker.create_request(job)["Environment"]["WANDB_RUN_ID"]
     out = capfd.readouterr().out
-    assert "could not read the job's status 5 times" in out
+    assert "could not read the job's status: reading it failed 5 times in a row" in out
     assert f"Reattaching to sagemaker job {job} from an earlier try (running)" in out

@@ -10,8 +10,8 @@ from datetime import timedelta
 import pytest
 
 from airflow_wandb_launch.backends.vertex import VertexBackend
+from airflow_wandb_launch.launch.run import RunIdentity
 from airflow_wandb_launch.operators.vertex import WandbLaunchVertexAIOperator
-from airflow_wandb_launch.launch.job import JobRef
 from airflow_wandb_launch.triggers.launch import LaunchJobTrigger
 from tests.conftest import ENTITY, ROOT
 from tests.emulators.lifecycle import Lifecycle
@@ -217,34 +217,25 @@ def _running_job(vertex) -> tuple[LaunchJobTrigger, str]:
             ]
         },
     }
-    ref = backend.submit(job)
+    ref = backend.submit(job, RunIdentity("r1", "p", "e"))
     backend.close()
-    return LaunchJobTrigger(job_ref=JobRef.from_dict(ref.to_dict()).to_dict(), poll_interval=0.1), ref.job_id
+    return LaunchJobTrigger(job_ref=ref.to_dict(), poll_interval=0.1), ref.job_id
 
 
-async def test_on_kill_cancels_the_custom_job(vertex, monkeypatch):
+async def test_on_kill_cancels_the_custom_job(vertex, task_deferred):
     trigger, name = _running_job(vertex)
-
-    async def not_deferred(self):
-        return False
-
-    monkeypatch.setattr(LaunchJobTrigger, "_task_still_deferred", not_deferred)
-    assert (await trigger.backend.astatus(trigger.ref)).state.value == "running"
+    assert (await (await trigger.backend()).astatus(trigger.ref)).state.value == "running"
     await trigger.on_kill()
     assert vertex.cancel_calls() == [name]
-    states = [(await trigger.backend.astatus(trigger.ref)).cloud_state for _ in range(2)]
+    states = [(await (await trigger.backend()).astatus(trigger.ref)).cloud_state for _ in range(2)]
     assert states == ["JOB_STATE_CANCELLING", "JOB_STATE_CANCELLED"]
-    await trigger.backend.acancel(trigger.ref)  # a finished job: a no-op, not an error
+    await (await trigger.backend()).acancel(trigger.ref)  # a finished job: a no-op, not an error
     await trigger.cleanup()
 
 
-async def test_on_kill_keeps_the_job_when_the_task_is_still_deferred(vertex, monkeypatch):
+async def test_on_kill_keeps_the_job_when_the_task_is_still_deferred(vertex, task_deferred):
     trigger, _ = _running_job(vertex)
-
-    async def still_deferred(self):
-        return True
-
-    monkeypatch.setattr(LaunchJobTrigger, "_task_still_deferred", still_deferred)
+    task_deferred["deferred"] = True
     await trigger.on_kill()
     assert vertex.cancel_calls() == []
     await trigger.cleanup()
@@ -262,7 +253,7 @@ def test_cancel_of_a_finished_job_is_a_no_op(vertex):
             ]
         },
     }
-    ref = backend.submit(job)
+    ref = backend.submit(job, RunIdentity("r2", "p", "e"))
     assert ref.job_id.startswith("projects/other-project/locations/europe-west4/customJobs/")
     backend.cancel(ref)
     assert backend.status(ref).state.value == "succeeded" and vertex.cancel_calls() == [ref.job_id]

@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from airflow_wandb_launch.wandb_api.queue import LAUNCH_DEFAULT_PROJECT, build_run_spec
+from airflow_wandb_launch.backends.wandb_queue.spec import build_run_spec
+from airflow_wandb_launch.wandb_api.queue import LAUNCH_DEFAULT_PROJECT
 from tests.emulators.wandb_server import WandbServer
 from tests.integration.test_wandb_emulator import api, wandb_env, wandb_server  # noqa: F401 (fixtures)
 

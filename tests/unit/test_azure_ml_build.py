@@ -8,18 +8,16 @@ import sys
 
 import pytest
 
-from airflow_wandb_launch.backends.azure_ml import (
-    STATES,
-    AzureMLBackend,
-    build_command_job,
-    job_status,
-    studio_url,
-)
+from airflow_wandb_launch.backends.azure_ml import AzureMLBackend
+from airflow_wandb_launch.backends.azure_ml.links import studio_url
+from airflow_wandb_launch.backends.azure_ml.request import build_command_job
+from airflow_wandb_launch.backends.azure_ml.states import STATES, job_status
 from airflow_wandb_launch.errors import MISSING, ResourceArgsError
-from airflow_wandb_launch.launch.request import LaunchRequest
-from airflow_wandb_launch.launch.run import RunIdentity, WandbCredentials
-from airflow_wandb_launch.launch.resource_args import load_resource_args
 from airflow_wandb_launch.launch.job import JobState
+from airflow_wandb_launch.launch.prepare import prepare_launch
+from airflow_wandb_launch.launch.request import LaunchRequest
+from airflow_wandb_launch.launch.resource_args import load_resource_args
+from airflow_wandb_launch.launch.run import RunIdentity, WandbCredentials
 from tests.conftest import ROOT
 
 IMAGE = "myregistry.azurecr.io/train:1"
@@ -42,8 +40,9 @@ def request(**overrides) -> LaunchRequest:
 
 def build(resource_args: dict, **overrides) -> dict:
     req = request(**overrides)
-    env = req.job_env(WandbCredentials(api_key="secret-key", base_url="https://api.wandb.ai", entity="acme"))
-    return build_command_job(req, resource_args, env)
+    creds = WandbCredentials(api_key="secret-key", base_url="https://api.wandb.ai", entity="acme")
+    prepared = prepare_launch(req, resource_args, creds, resource_names=("azure-ml", "azureml"))  # as the operator
+    return build_command_job(req, prepared.resource_args, prepared.env)
 
 
 @pytest.mark.parametrize("config", ["azure_ml_gpu_cluster.yaml", "azure_ml_serverless_spot.yaml"])

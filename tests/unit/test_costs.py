@@ -3,17 +3,23 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 
 import pytest
 
+from airflow_wandb_launch.backends.azure_ml import pricing as azure_ml
+from airflow_wandb_launch.backends.azure_ml.request import build_command_job
+from airflow_wandb_launch.backends.sagemaker import pricing as sagemaker
+from airflow_wandb_launch.backends.sagemaker.request import build_training_job
+from airflow_wandb_launch.backends.vertex import pricing as vertex
+from airflow_wandb_launch.backends.vertex.request import build_custom_job
 from airflow_wandb_launch.cost import estimate as costs
-from airflow_wandb_launch.backends import azure_ml, sagemaker, vertex
-from airflow_wandb_launch.backends.vertex_spec import build_custom_job
 from airflow_wandb_launch.cost.estimate import cost_dict, estimate, job_cost
 from airflow_wandb_launch.cost.hardware import resource_args_for
+from airflow_wandb_launch.cost.inputs import Machine, PricingInputs
+from airflow_wandb_launch.launch.job import JobRef, JobState, JobStatus
 from airflow_wandb_launch.launch.request import LaunchRequest
 from airflow_wandb_launch.launch.run import RunIdentity
-from airflow_wandb_launch.launch.job import JobRef, JobState, JobStatus
 
 HOUR = {"start_time": "2026-01-01T00:00:00Z", "end_time": "2026-01-01T01:00:00Z"}
 SAGEMAKER_BASE = {
@@ -36,17 +42,17 @@ def request(resource: str) -> LaunchRequest:
     )
 
 
-def sagemaker_inputs(hardware: str, **kwargs) -> dict:
+def sagemaker_inputs(hardware: str, **kwargs) -> PricingInputs:
     args = resource_args_for("sagemaker", hardware, SAGEMAKER_BASE, **kwargs)
-    return sagemaker.pricing_inputs(sagemaker.build_training_job(request("sagemaker"), args, {}), "us-east-1")
+    return sagemaker.pricing_inputs(build_training_job(request("sagemaker"), args, {}), "us-east-1")
 
 
-def vertex_inputs(resource_args: dict) -> dict:
+def vertex_inputs(resource_args: dict) -> PricingInputs:
     return vertex.pricing_inputs(build_custom_job(request("vertex"), resource_args, {}), "us-central1")
 
 
-def azure_inputs(resource_args: dict) -> dict:
-    return azure_ml.pricing_inputs(azure_ml.build_command_job(request("azure-ml"), resource_args, {}), "eastus")
+def azure_inputs(resource_args: dict) -> PricingInputs:
+    return azure_ml.pricing_inputs(build_command_job(request("azure-ml"), resource_args, {}), "eastus")
 
 
 # -- each backend's pricing inputs from a built payload ----------------------------------------------------------
@@ -60,7 +66,7 @@ def azure_inputs(resource_args: dict) -> dict:
     ],
 )
 def test_sagemaker_inputs(hardware, count, spot, expected):
-    assert sagemaker_inputs(hardware, count=count, spot=spot) == {
+    assert sagemaker_inputs(hardware, count=count, spot=spot).to_dict() == {
         "cloud": "sagemaker",
         "region": "us-east-1",
         **expected,
@@ -72,11 +78,11 @@ def test_sagemaker_instance_groups_are_each_a_machine():
         {"InstanceType": "ml.g4dn.xlarge", "InstanceCount": 2, "InstanceGroupName": "a"},
         {"InstanceType": "ml.m5.xlarge", "InstanceCount": 1, "InstanceGroupName": "b"},
     ]}}  # fmt: skip
-    payload = sagemaker.build_training_job(request("sagemaker"), args, {})
-    assert sagemaker.pricing_inputs(payload, "us-east-1")["machines"] == [
-        {"instance_type": "ml.g4dn.xlarge", "count": 2},
-        {"instance_type": "ml.m5.xlarge", "count": 1},
-    ]
+    payload = build_training_job(request("sagemaker"), args, {})
+    assert sagemaker.pricing_inputs(payload, "us-east-1").machines == (
+        Machine("ml.g4dn.xlarge", 2),
+        Machine("ml.m5.xlarge", 1),
+    )
 
 
 @pytest.mark.parametrize(
@@ -89,7 +95,7 @@ def test_sagemaker_instance_groups_are_each_a_machine():
 )
 def test_vertex_inputs_count_replicas_over_all_pools(count, spot, machines):
     inputs = vertex_inputs(resource_args_for("vertex", "1x T4", VERTEX_BASE, count=count, spot=spot))
-    assert inputs == {"cloud": "vertex", "region": "us-central1", "spot": spot, "machines": machines}
+    assert inputs.to_dict() == {"cloud": "vertex", "region": "us-central1", "spot": spot, "machines": machines}
 
 
 def test_vertex_pools_of_different_machines_are_listed_apart_and_empty_pools_skipped():
@@ -101,30 +107,21 @@ def test_vertex_pools_of_different_machines_are_listed_apart_and_empty_pools_ski
         {"machine_spec": {"machine_type": "n1-standard-4"}, "replica_count": 2},
     ]
     inputs = vertex_inputs({"spec": {"worker_pool_specs": pools, "staging_bucket": "gs://b"}})
-    assert inputs["machines"] == [
-        {"instance_type": "n1-standard-8+1xNVIDIA_TESLA_T4", "count": 3},
-        {"instance_type": "n1-standard-4", "count": 2},
-    ]
+    assert inputs.machines == (Machine("n1-standard-8+1xNVIDIA_TESLA_T4", 3), Machine("n1-standard-4", 2))
 
 
 def test_azure_inputs_serverless_and_cluster():
     serverless = azure_inputs(resource_args_for("azure-ml", "1x T4", {}, count=2, spot=True))
-    assert serverless == {
-        "cloud": "azure-ml",
-        "region": "eastus",
-        "spot": True,
-        "machines": [{"instance_type": "Standard_NC4as_T4_v3", "count": 2}],
-    }
+    assert serverless == PricingInputs("azure-ml", "eastus", True, (Machine("Standard_NC4as_T4_v3", 2),))
     cluster = azure_inputs({"compute": "gpu-cluster", "instance_count": 2})
-    assert cluster["machines"] == [{"instance_type": None, "count": 2, "compute": "gpu-cluster"}]
+    assert cluster.machines == (Machine(None, 2, "gpu-cluster"),)
 
 
 # -- job_cost ------------------------------------------------------------------------------------------------------
 
 
-def ref(inputs: dict | None, resource: str = "sagemaker") -> JobRef:
-    extra = {"run_id": "r", "run_path": "e/p/r", **({"pricing": inputs} if inputs is not None else {})}
-    return JobRef(resource, "job-1", extra)
+def ref(inputs: PricingInputs | None, resource: str = "sagemaker") -> JobRef:
+    return JobRef(resource, "job-1", RunIdentity("r", "p", "e", "dag.train"), pricing=inputs)
 
 
 def status(**details) -> JobStatus:
@@ -151,22 +148,14 @@ def status(**details) -> JobStatus:
     ],
 )
 def test_job_cost(inputs, details, usd, billable, rate):
-    cost = job_cost(ref(inputs, inputs["cloud"]), status(**details), prices={})
+    cost = job_cost(ref(inputs, inputs.cloud), status(**details), prices={})
     assert (cost.usd, cost.billable_seconds, cost.hourly_rate) == (usd, billable, rate)
-    assert cost.cloud == inputs["cloud"] and cost.instance_type == inputs["machines"][0]["instance_type"]
+    assert cost.cloud == inputs.cloud and cost.instance_type == inputs.machines[0].instance_type
 
 
 def test_pools_of_different_machines_are_priced_each_at_its_rate():
-    inputs = {
-        "cloud": "vertex",
-        "region": "us-central1",
-        "spot": False,
-        "machines": [
-            {"instance_type": "n1-standard-8+1xNVIDIA_TESLA_T4", "count": 1},
-            {"instance_type": "n1-standard-4", "count": 2},
-        ],
-    }
-    cost = estimate(inputs, HOUR)
+    machines = (Machine("n1-standard-8+1xNVIDIA_TESLA_T4", 1), Machine("n1-standard-4", 2))
+    cost = estimate(PricingInputs("vertex", "us-central1", False, machines), HOUR)
     assert cost.usd == round(0.8395 + 2 * 0.2185, 2) and cost.billable_seconds == 3 * 3600
     assert cost.instance_type == "1x n1-standard-8+1xNVIDIA_TESLA_T4 + 2x n1-standard-4"
     assert cost.hourly_rate == round((0.8395 + 2 * 0.2185) / 3, 4)
@@ -178,10 +167,10 @@ def test_pools_of_different_machines_are_priced_each_at_its_rate():
         (None, {}, "no pricing inputs"),  # local resources
         (sagemaker_inputs("1x T4"), {}, "no BillableTimeInSeconds"),
         (vertex_inputs(resource_args_for("vertex", "1x T4", VERTEX_BASE)), {"end_time": HOUR["end_time"]}, "no start"),
-        ({**sagemaker_inputs("1x T4"), "region": "ap-south-1"}, {"BillableTimeInSeconds": 60}, "no sagemaker price"),
-        ({**sagemaker_inputs("1x T4"), "region": None}, {"BillableTimeInSeconds": 60}, "region is unknown"),
+        (replace(sagemaker_inputs("1x T4"), region="ap-south-1"), {"BillableTimeInSeconds": 60}, "no sagemaker price"),
+        (replace(sagemaker_inputs("1x T4"), region=None), {"BillableTimeInSeconds": 60}, "region is unknown"),
         (azure_inputs({"compute": "gpu-cluster"}), HOUR, "compute cluster 'gpu-cluster'"),
-        ({**azure_inputs({"instance_type": "Standard_X"}), "spot": False}, HOUR, "no azure-ml price for instance"),
+        (replace(azure_inputs({"instance_type": "Standard_X"}), spot=False), HOUR, "no azure-ml price for instance"),
     ],
 )
 def test_no_estimate_is_none_with_the_reason_logged(inputs, details, why, caplog):

@@ -7,27 +7,27 @@ from pathlib import Path
 
 import pytest
 
-from airflow_wandb_launch.backends.azure_ml import build_command_job
-from airflow_wandb_launch.backends.sagemaker import build_training_job
-from airflow_wandb_launch.backends.vertex_spec import build_custom_job
+from airflow_wandb_launch.backends.azure_ml import RESOURCE as AZURE_ML
+from airflow_wandb_launch.backends.azure_ml.request import build_command_job
+from airflow_wandb_launch.backends.sagemaker import RESOURCE as SAGEMAKER
+from airflow_wandb_launch.backends.sagemaker.request import build_training_job
+from airflow_wandb_launch.backends.vertex import RESOURCE as VERTEX
+from airflow_wandb_launch.backends.vertex.hardware import instance_type as vertex_instance_type
+from airflow_wandb_launch.backends.vertex.request import build_custom_job
 from airflow_wandb_launch.cost.hardware import (
-    AZURE_ML,
     CLOUDS,
     HARDWARE,
     NO_EQUIVALENT,
-    SAGEMAKER,
-    VERTEX,
     HardwareRequestError,
     NoEquivalentHardware,
     canonical_cloud,
     offering,
     parse_request,
     resource_args_for,
-    vertex_instance_type,
 )
 from airflow_wandb_launch.launch.request import LaunchRequest
-from airflow_wandb_launch.launch.run import RunIdentity
 from airflow_wandb_launch.launch.resource_args import load_resource_args
+from airflow_wandb_launch.launch.run import RunIdentity
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "example_dags"
 N = None  # no equivalent

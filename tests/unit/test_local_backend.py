@@ -8,11 +8,17 @@ import sys
 import pytest
 
 from airflow_wandb_launch.backends import make_backend
-from airflow_wandb_launch.backends.local import LocalProcessBackend, build_process, default_wandb_dir, exit_status
+from airflow_wandb_launch.backends.local.process import (
+    LocalProcessBackend,
+    build_process,
+    default_wandb_dir,
+    exit_status,
+)
 from airflow_wandb_launch.errors import ResourceArgsError
-from airflow_wandb_launch.launch.request import LaunchRequest
-from airflow_wandb_launch.launch.run import RunIdentity
 from airflow_wandb_launch.launch.job import JobState
+from airflow_wandb_launch.launch.prepare import prepare_launch
+from airflow_wandb_launch.launch.request import LaunchRequest
+from airflow_wandb_launch.launch.run import RunIdentity, WandbCredentials
 
 RUN_ID = "abcd1234"
 
@@ -88,8 +94,10 @@ def test_env_merged_and_wandb_dir_default(job_env, resource_env, expected):
     assert env["WANDB_DIR"] == expected.get("WANDB_DIR", default_wandb_dir())
 
 
-def test_macros_filled_in_resource_args():
-    payload = build_process(make_request(), {"env": {"OUT": "/tmp/${project_name}/${run_id}"}}, {})
+def test_macros_filled_in_resource_args_before_build():
+    request = make_request()
+    prepared = prepare_launch(request, {"env": {"OUT": "/tmp/${project_name}/${run_id}"}}, WandbCredentials(None))
+    payload = build_process(prepared.request, prepared.resource_args, prepared.env)
     assert payload["env"]["OUT"] == f"/tmp/proj/{RUN_ID}"
 
 
@@ -159,7 +167,7 @@ def _run(backend: LocalProcessBackend, code: str, tmp_path, env=None):
     request = make_request(entry_point=(sys.executable, "-c", code))
     payload = backend.build(request, {"env": {"WANDB_DIR": str(tmp_path / "wandb"), **(env or {})}}, {})
     payload["cwd"] = str(tmp_path)
-    return backend.submit(payload)
+    return backend.submit(payload, request.run)
 
 
 def test_submit_and_wait_streams_output(tmp_path):
@@ -168,7 +176,7 @@ def test_submit_and_wait_streams_output(tmp_path):
     ref = _run(backend, code, tmp_path, env={"X": "42"})
     assert ref.resource == "local-process"
     assert ref.job_id == f"local-{RUN_ID}"
-    assert ref.extra["wandb_dir"] == str(tmp_path / "wandb")
+    assert ref.cloud["wandb_dir"] == str(tmp_path / "wandb")
     assert (tmp_path / "wandb").is_dir()  # made before the job starts
     lines: list[str] = []
     status = backend.wait(ref, lines.append)
@@ -194,17 +202,16 @@ def test_single_string_entry_point_is_split(tmp_path):
     request = make_request(entry_point=(f"{sys.executable} -c print(7*6)",))
     payload = backend.build(request, {"env": {"WANDB_DIR": str(tmp_path)}}, {})
     lines: list[str] = []
-    assert backend.wait(backend.submit(payload), lines.append).state is JobState.SUCCEEDED
+    assert backend.wait(backend.submit(payload, request.run), lines.append).state is JobState.SUCCEEDED
     assert lines == ["42"]
 
 
 def test_command_that_cannot_start_is_a_clear_error(tmp_path):
     backend = LocalProcessBackend()
-    payload = backend.build(
-        make_request(entry_point=("/nonexistent/bin/train",)), {"env": {"WANDB_DIR": str(tmp_path)}}, {}
-    )
+    request = make_request(entry_point=("/nonexistent/bin/train",))
+    payload = backend.build(request, {"env": {"WANDB_DIR": str(tmp_path)}}, {})
     with pytest.raises(ResourceArgsError, match=r"entry_point.*a command that can start"):
-        backend.submit(payload)
+        backend.submit(payload, request.run)
 
 
 def test_cancel_stops_a_running_process(tmp_path):
@@ -229,4 +236,4 @@ def test_cancel_stops_a_running_process(tmp_path):
 def test_cancel_unknown_job_is_a_no_op():
     from airflow_wandb_launch.launch.job import JobRef
 
-    LocalProcessBackend().cancel(JobRef("local-process", "local-unknown"))
+    LocalProcessBackend().cancel(JobRef("local-process", "local-unknown", RunIdentity("unknown", "proj")))

@@ -8,7 +8,10 @@ import sys
 
 import pytest
 
-from airflow_wandb_launch.cost.hardware import AZURE_ML, CLOUDS, HARDWARE, SAGEMAKER, VERTEX
+from airflow_wandb_launch.backends.azure_ml import RESOURCE as AZURE_ML
+from airflow_wandb_launch.backends.sagemaker import RESOURCE as SAGEMAKER
+from airflow_wandb_launch.backends.vertex import RESOURCE as VERTEX
+from airflow_wandb_launch.cost.hardware import CLOUDS, HARDWARE
 from airflow_wandb_launch.cost.pricing import (
     EU_REGIONS,
     PRICES,

@@ -6,16 +6,14 @@ import json
 
 import pytest
 
-from airflow_wandb_launch.errors import ResourceArgsError
-from airflow_wandb_launch.wandb_api.queue import (
-    LAUNCH_DEFAULT_PROJECT,
-    QueueRef,
+from airflow_wandb_launch.backends.wandb_queue.spec import (
     build_run_spec,
     check_source,
     check_template_variables,
     normalize_priority,
-    push_op,
 )
+from airflow_wandb_launch.errors import ResourceArgsError
+from airflow_wandb_launch.wandb_api.queue import LAUNCH_DEFAULT_PROJECT, QueueRef, push_op
 
 BASE = {"entity": "acme", "project": "train", "run_id": "abcd1234"}
 

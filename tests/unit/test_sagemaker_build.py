@@ -12,18 +12,14 @@ from pathlib import Path
 
 import pytest
 
-from airflow_wandb_launch.backends.sagemaker import (
-    JOB_NAME,
-    build_training_job,
-    camelize,
-    job_status,
-    to_camel_case,
-)
+from airflow_wandb_launch.backends.sagemaker.request import JOB_NAME, build_training_job, camelize, to_camel_case
+from airflow_wandb_launch.backends.sagemaker.states import job_status
 from airflow_wandb_launch.errors import ResourceArgsError
-from airflow_wandb_launch.launch.request import LaunchRequest
-from airflow_wandb_launch.launch.run import RunIdentity, WandbCredentials, make_run_id
-from airflow_wandb_launch.launch.resource_args import load_resource_args
 from airflow_wandb_launch.launch.job import JobState
+from airflow_wandb_launch.launch.prepare import prepare_launch
+from airflow_wandb_launch.launch.request import LaunchRequest
+from airflow_wandb_launch.launch.resource_args import load_resource_args
+from airflow_wandb_launch.launch.run import RunIdentity, WandbCredentials, make_run_id
 
 REPO = Path(__file__).resolve().parents[2]
 ROLE = "arn:aws:iam::123456789012:role/SageMakerExecutionRole"
@@ -115,10 +111,10 @@ CREDS = WandbCredentials(api_key="k" * 40, base_url="https://api.wandb.ai")
 
 
 def build(resource_args: dict, request: LaunchRequest | None = None, env: dict | None = None) -> dict:
+    """What the operator does: prepare once (macros, W&B env), then the backend's build."""
     request = request or make_request()
-    if env is None:
-        env = request.job_env(CREDS, 512)
-    return build_training_job(request, resource_args, env)
+    prepared = prepare_launch(request, resource_args, CREDS, max_env_value_length=512)
+    return build_training_job(request, prepared.resource_args, prepared.env if env is None else env)
 
 
 def expected_tags(run_id: str = RUN_ID) -> list[dict[str, str]]:

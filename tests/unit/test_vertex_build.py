@@ -11,13 +11,15 @@ from pathlib import Path
 import pytest
 import yaml
 
-from airflow_wandb_launch.backends.vertex import STATES, console_url, job_status
-from airflow_wandb_launch.backends.vertex_spec import build_custom_job, label_value
+from airflow_wandb_launch.backends.vertex.links import console_url
+from airflow_wandb_launch.backends.vertex.request import build_custom_job, label_value
+from airflow_wandb_launch.backends.vertex.states import STATES, job_status
 from airflow_wandb_launch.errors import ResourceArgsError
-from airflow_wandb_launch.launch.request import LaunchRequest
-from airflow_wandb_launch.launch.run import RunIdentity
-from airflow_wandb_launch.launch.resource_args import load_resource_args
 from airflow_wandb_launch.launch.job import JobState
+from airflow_wandb_launch.launch.prepare import prepare_launch
+from airflow_wandb_launch.launch.request import LaunchRequest
+from airflow_wandb_launch.launch.resource_args import load_resource_args
+from airflow_wandb_launch.launch.run import RunIdentity, WandbCredentials
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIGS = sorted(
@@ -25,6 +27,7 @@ CONFIGS = sorted(
 )
 IMAGE = "us-docker.pkg.dev/p/r/train:1"
 ENV = {"WANDB_RUN_ID": "abcd1234", "WANDB_PROJECT": "proj", "WANDB_API_KEY": "k"}
+CREDS = WandbCredentials(api_key="k")
 LABEL = re.compile(r"^[a-z0-9_-]{0,63}$")
 
 
@@ -53,7 +56,10 @@ def config(**spec_overrides) -> dict:
 
 
 def build(resource_args: dict, **request_overrides) -> dict:
-    return build_custom_job(request(**request_overrides), resource_args, ENV)
+    """What the operator does: prepare once (wrapper, macros), then the backend's build."""
+    req = request(**request_overrides)
+    prepared = prepare_launch(req, resource_args, CREDS, resource_names=("vertex", "gcp-vertex", "vertex-ai"))
+    return build_custom_job(req, prepared.resource_args, ENV)
 
 
 # -- the seed's examples and the example configs --------------------------------------------------------------

@@ -1,19 +1,15 @@
-"""``sagemaker``: a SageMaker training job (CreateTrainingJob) through the Amazon provider's SageMakerHook."""
+"""W&B Launch's SageMaker queue config -> a CreateTrainingJob request. Pure: no SDK, no network."""
 
 from __future__ import annotations
 
 import re
-from typing import Any, ClassVar
+from typing import Any
 
-from airflow_wandb_launch.backends.base import Backend
-from airflow_wandb_launch.cost.inputs import Machine, PricingInputs
-from airflow_wandb_launch.errors import MISSING, MissingExtraError, ResourceArgsError
-from airflow_wandb_launch.launch.job import JobRef, JobState, JobStatus
+from airflow_wandb_launch.backends.sagemaker import RESOURCE
+from airflow_wandb_launch.errors import MISSING, ResourceArgsError
 from airflow_wandb_launch.launch.request import LaunchRequest
 from airflow_wandb_launch.launch.resource_args import Args
-from airflow_wandb_launch.launch.run import RunIdentity
 
-RESOURCE = "sagemaker"
 JOB_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
 MAX_ENV_VALUE = 512
 #: keys of the data, not the schema: never CamelCased.
@@ -59,20 +55,6 @@ CREATE_TRAINING_JOB_KEYS = frozenset(
         "MaxWaitTimeInSeconds",
     }
 )
-
-#: TrainingJobStatus -> normalized state (Stopped is refined by SecondaryStatus below).
-STATES: dict[str, JobState] = {
-    "InProgress": JobState.RUNNING,
-    "Completed": JobState.SUCCEEDED,
-    "Failed": JobState.FAILED,
-    "Stopping": JobState.STOPPING,
-    "Stopped": JobState.STOPPED,
-}
-PENDING_SECONDARY = frozenset({"Starting", "Pending", "LaunchingMLInstances", "PreparingTrainingStack"})
-TIMEOUT_SECONDARY = {
-    "MaxRuntimeExceeded": "StoppingCondition.MaxRuntimeInSeconds was exceeded",
-    "MaxWaitTimeExceeded": "StoppingCondition.MaxWaitTimeInSeconds was exceeded (no spot capacity in time)",
-}
 
 
 def to_camel_case(key: str) -> str:
@@ -203,107 +185,3 @@ def _tags(args: Args, request: LaunchRequest) -> list[dict[str, str]]:
         name = "Airflow" + "".join(p.title() for p in key.split("_"))
         tags.append({"Key": name, "Value": re.sub(r"[^\w.:/=+\-@ ]", "_", str(value))[:256]})
     return tags
-
-
-def job_status(description: dict[str, Any]) -> JobStatus:
-    """Normalize a DescribeTrainingJob response. Pure."""
-    status = description["TrainingJobStatus"]
-    secondary = description.get("SecondaryStatus") or ""
-    state = STATES.get(status, JobState.RUNNING)
-    message = description.get("FailureReason")
-    if state is JobState.RUNNING and secondary in PENDING_SECONDARY:
-        state = JobState.PENDING
-    if state is JobState.STOPPED and secondary in TIMEOUT_SECONDARY:
-        state, message = JobState.TIMED_OUT, TIMEOUT_SECONDARY[secondary]
-    elif state is JobState.STOPPED:
-        message = message or "the training job was stopped (StopTrainingJob)"
-    details = {k: description[k] for k in ("BillableTimeInSeconds", "TrainingTimeInSeconds") if k in description}
-    if secondary:
-        details["SecondaryStatus"] = secondary
-    return JobStatus(state, status, message, details)
-
-
-def pricing_inputs(payload: dict[str, Any], region: str | None) -> PricingInputs:
-    """What a cost estimate needs from a CreateTrainingJob body (see ``airflow_wandb_launch.cost.estimate``). Pure.
-
-    :param payload: the built CreateTrainingJob body.
-    :param region: the AWS region the job runs in.
-    """
-    resources = payload.get("ResourceConfig") or {}
-    groups = resources.get("InstanceGroups") or [resources]
-    machines = tuple(Machine(g.get("InstanceType"), int(g.get("InstanceCount") or 1)) for g in groups)
-    spot = bool(payload.get("EnableManagedSpotTraining"))
-    return PricingInputs(RESOURCE, region, spot, machines)
-
-
-class SageMakerBackend(Backend):
-    """SageMaker training jobs.
-
-    :param aws_conn_id: Airflow AWS connection id (``extra.endpoint_url`` points it elsewhere).
-    :param region_name: AWS region; default from the connection.
-    """
-
-    resource = RESOURCE
-    aliases = ("sagemaker",)
-    extra = "amazon"
-    connection_params: ClassVar = {"aws_conn_id": "aws_default", "region_name": None}
-    max_env_value_length = MAX_ENV_VALUE
-
-    def __init__(self, **connection_args: Any) -> None:
-        super().__init__(**connection_args)
-        self._hook: Any = None
-
-    @property
-    def hook(self) -> Any:
-        if self._hook is None:
-            try:
-                from airflow.providers.amazon.aws.hooks.sagemaker import SageMakerHook
-            except ImportError as err:
-                raise MissingExtraError(RESOURCE, "amazon", err) from err
-            self._hook = SageMakerHook(
-                aws_conn_id=self.connection_args["aws_conn_id"], region_name=self.connection_args["region_name"]
-            )
-        return self._hook
-
-    @property
-    def region(self) -> str:
-        return self.connection_args["region_name"] or self.hook.conn_region_name
-
-    def build(self, request: LaunchRequest, resource_args: dict[str, Any], env: dict[str, str]) -> dict[str, Any]:
-        return build_training_job(request, resource_args, env)
-
-    def submit(self, payload: dict[str, Any], run: RunIdentity) -> JobRef:
-        payload = dict(payload)
-        payload["RoleArn"] = self._role_arn(payload["RoleArn"])
-        name = payload["TrainingJobName"]
-        client = self.hook.conn
-        try:
-            self.hook.create_training_job(payload, wait_for_completion=False, print_log=False)
-        except client.exceptions.ResourceInUse:
-            # The same try submitted it before (a re-executed try): reattach rather than fail.
-            self.hook.log.info("Training job %s exists already; attaching to it.", name)
-        return JobRef(RESOURCE, name, run, {"region": self.region}, pricing_inputs(payload, self.region))
-
-    def _role_arn(self, role: str) -> str:
-        """A bare role name becomes an ARN in the connection's account, as W&B Launch does."""
-        if role.startswith("arn:"):
-            return role
-        identity = self.hook.get_session().client("sts", endpoint_url=self.hook.conn_config.endpoint_url)
-        account = identity.get_caller_identity()["Account"]
-        return f"arn:aws:iam::{account}:role/{role}"
-
-    def status(self, ref: JobRef) -> JobStatus:
-        return job_status(self.hook.conn.describe_training_job(TrainingJobName=ref.job_id))
-
-    def cancel(self, ref: JobRef) -> None:
-        client = self.hook.conn
-        try:
-            client.stop_training_job(TrainingJobName=ref.job_id)
-        except client.exceptions.ClientError as err:
-            # Stopping a job that already ended is not an error worth failing a kill over.
-            if err.response.get("Error", {}).get("Code") != "ValidationException":
-                raise
-
-    def job_url(self, ref: JobRef) -> str | None:
-        region = ref.cloud.get("region") or self.region
-        return f"https://{region}.console.aws.amazon.com/sagemaker/home?region={region}#/jobs/{ref.job_id}"

@@ -3,21 +3,42 @@
 from __future__ import annotations
 
 import logging
-import os
-import threading
 from typing import Any
 
+from airflow_wandb_launch.backends.azure_ml import EXTRA, RESOURCE
 from airflow_wandb_launch.errors import MissingExtraError
 
-RESOURCE, EXTRA = "azure-ml", "azure"
 #: Airflow's ``cloud_environment`` extra -> azure-ai-ml's cloud name
 CLOUDS = {
     "AzurePublicCloud": "AzureCloud",
     "AzureUSGovernment": "AzureUSGovernment",
     "AzureChinaCloud": "AzureChinaCloud",
 }
-MFE_URL_VAR = "AZUREML_DEV_URL_MFE"
-_MFE_LOCK = threading.Lock()
+#: each cloud's endpoints but Resource Manager's, as azure-ai-ml 1.35.2 lists them (``_azure_environments``): the
+#: rest of a cloud whose Resource Manager endpoint a connection's ``azure_ml_base_url`` replaces.
+CLOUD_ENDPOINTS = {
+    "AzureCloud": {
+        "azure_portal": "https://portal.azure.com/",
+        "active_directory": "https://login.microsoftonline.com/",
+        "aml_resource_id": "https://ml.azure.com/",
+        "storage_endpoint": "core.windows.net",
+        "registry_discovery_endpoint": "https://eastus.api.azureml.ms/",
+    },
+    "AzureChinaCloud": {
+        "azure_portal": "https://portal.azure.cn/",
+        "active_directory": "https://login.chinacloudapi.cn/",
+        "aml_resource_id": "https://ml.azure.cn/",
+        "storage_endpoint": "core.chinacloudapi.cn",
+        "registry_discovery_endpoint": "https://chinaeast2.api.ml.azure.cn/",
+    },
+    "AzureUSGovernment": {
+        "azure_portal": "https://portal.azure.us/",
+        "active_directory": "https://login.microsoftonline.us/",
+        "aml_resource_id": "https://ml.azure.us/",
+        "storage_endpoint": "core.usgovcloudapi.net",
+        "registry_discovery_endpoint": "https://usgovarizona.api.ml.azure.us/",
+    },
+}
 
 
 def connection_extra(conn: Any, name: str) -> Any:
@@ -76,11 +97,26 @@ def cloud_name(conn: Any) -> str:
     return CLOUDS.get(connection_extra(conn, "cloud_environment") or "AzurePublicCloud", "AzureCloud")
 
 
+def cloud_kwargs(conn: Any) -> dict[str, Any]:
+    """``MLClient``'s cloud keyword arguments for the connection.
+
+    The cloud is the ``cloud_environment`` extra's. With an ``azure_ml_base_url`` extra it is that cloud with its
+    Resource Manager endpoint (the base URL of every workspace call, and so also the token's audience) replaced:
+    a cloud of its own name, which ``MLClient`` registers from ``cloud_metadata`` (its keyword for clouds beyond
+    the built-in three), so no process-wide setting such as ``AZUREML_DEV_URL_MFE`` is needed.
+    """
+    cloud = cloud_name(conn)
+    base_url = connection_extra(conn, "azure_ml_base_url")
+    if not base_url:
+        return {"cloud": cloud}
+    metadata = {**CLOUD_ENDPOINTS[cloud], "resource_manager": str(base_url)}
+    return {"cloud": f"{cloud}@{base_url}", "cloud_metadata": metadata}
+
+
 def ml_client(conn: Any, workspace: dict[str, str]) -> Any:
     """An ``MLClient`` for ``workspace`` (subscription_id, resource_group, workspace_name) as ``conn``.
 
-    The connection's ``azure_ml_base_url`` extra points it at another workspace API (``AZUREML_DEV_URL_MFE``,
-    which MLClient reads once, when built: set for that moment only, under a lock).
+    The connection's ``azure_ml_base_url`` extra points it at another workspace API (see :func:`cloud_kwargs`).
     """
     try:
         from azure.ai.ml import MLClient
@@ -88,21 +124,10 @@ def ml_client(conn: Any, workspace: dict[str, str]) -> Any:
         raise MissingExtraError(RESOURCE, EXTRA, err) from err
     credential = credential_from_connection(conn)
     quiet_http_logging()
-    base_url = connection_extra(conn, "azure_ml_base_url")
-    with _MFE_LOCK:
-        saved = os.environ.get(MFE_URL_VAR)
-        if base_url:
-            os.environ[MFE_URL_VAR] = base_url
-        try:
-            return MLClient(
-                credential,
-                workspace["subscription_id"],
-                workspace["resource_group"],
-                workspace["workspace_name"],
-                cloud=cloud_name(conn),
-            )
-        finally:
-            if base_url and saved is None:
-                os.environ.pop(MFE_URL_VAR, None)
-            elif base_url:
-                os.environ[MFE_URL_VAR] = saved  # type: ignore[assignment]
+    return MLClient(
+        credential,
+        workspace["subscription_id"],
+        workspace["resource_group"],
+        workspace["workspace_name"],
+        **cloud_kwargs(conn),
+    )

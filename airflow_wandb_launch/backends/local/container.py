@@ -6,7 +6,7 @@ import os
 import subprocess
 from typing import Any
 
-from airflow_wandb_launch.backends.local import LocalProcessBackend, default_wandb_dir
+from airflow_wandb_launch.backends.local.process import LocalProcessBackend, default_wandb_dir
 from airflow_wandb_launch.errors import ResourceArgsError
 from airflow_wandb_launch.launch.job import JobRef
 from airflow_wandb_launch.launch.request import LaunchRequest

@@ -1,4 +1,4 @@
-"""The pure half of the ``vertex`` resource: W&B Launch's Vertex queue config -> an ``aiplatform_v1`` CustomJob.
+"""W&B Launch's Vertex queue config -> an ``aiplatform_v1`` CustomJob.
 
 W&B Launch's config is ``{"spec": {...}, "run": {...}}``: ``spec`` holds the ``aiplatform.CustomJob``
 constructor's arguments, ``run`` those of ``CustomJob.run()``/``submit()``. The result is the CustomJob
@@ -11,10 +11,10 @@ import copy
 import re
 from typing import Any
 
+from airflow_wandb_launch.backends.vertex import RESOURCE
 from airflow_wandb_launch.launch.request import LaunchRequest
 from airflow_wandb_launch.launch.resource_args import Args
 
-RESOURCE = "vertex"
 #: W&B Launch's ``spec``: the ``aiplatform.CustomJob`` constructor's arguments, plus the job-spec fields
 #: W&B's docs show beside them.
 SPEC_KEYS = frozenset(

@@ -1,0 +1,101 @@
+"""``sagemaker``: a SageMaker training job (CreateTrainingJob) through the Amazon provider's SageMakerHook.
+
+The hook (and boto3) load on first use; building, states and pricing are pure (``request``, ``states``,
+``pricing``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+from airflow_wandb_launch.backends.base import Backend, NoBillableTime
+from airflow_wandb_launch.backends.sagemaker import RESOURCE
+from airflow_wandb_launch.backends.sagemaker.pricing import pricing_inputs
+from airflow_wandb_launch.backends.sagemaker.request import MAX_ENV_VALUE, build_training_job
+from airflow_wandb_launch.backends.sagemaker.states import job_status
+from airflow_wandb_launch.errors import MissingExtraError
+from airflow_wandb_launch.launch.job import JobRef, JobStatus
+from airflow_wandb_launch.launch.request import LaunchRequest
+from airflow_wandb_launch.launch.run import RunIdentity
+
+
+class SageMakerBackend(Backend):
+    """SageMaker training jobs.
+
+    :param aws_conn_id: Airflow AWS connection id (``extra.endpoint_url`` points it elsewhere).
+    :param region_name: AWS region; default from the connection.
+    """
+
+    resource = RESOURCE
+    aliases = ("sagemaker",)
+    extra = "amazon"
+    connection_params: ClassVar = {"aws_conn_id": "aws_default", "region_name": None}
+    max_env_value_length = MAX_ENV_VALUE
+
+    def __init__(self, **connection_args: Any) -> None:
+        super().__init__(**connection_args)
+        self._hook: Any = None
+
+    @property
+    def hook(self) -> Any:
+        if self._hook is None:
+            try:
+                from airflow.providers.amazon.aws.hooks.sagemaker import SageMakerHook
+            except ImportError as err:
+                raise MissingExtraError(RESOURCE, "amazon", err) from err
+            self._hook = SageMakerHook(
+                aws_conn_id=self.connection_args["aws_conn_id"], region_name=self.connection_args["region_name"]
+            )
+        return self._hook
+
+    @property
+    def region(self) -> str:
+        return self.connection_args["region_name"] or self.hook.conn_region_name
+
+    def build(self, request: LaunchRequest, resource_args: dict[str, Any], env: dict[str, str]) -> dict[str, Any]:
+        return build_training_job(request, resource_args, env)
+
+    def submit(self, payload: dict[str, Any], run: RunIdentity) -> JobRef:
+        payload = dict(payload)
+        payload["RoleArn"] = self._role_arn(payload["RoleArn"])
+        name = payload["TrainingJobName"]
+        client = self.hook.conn
+        try:
+            self.hook.create_training_job(payload, wait_for_completion=False, print_log=False)
+        except client.exceptions.ResourceInUse:
+            # The same try submitted it before (a re-executed try): reattach rather than fail.
+            self.hook.log.info("Training job %s exists already; attaching to it.", name)
+        return JobRef(RESOURCE, name, run, {"region": self.region}, pricing_inputs(payload, self.region))
+
+    def _role_arn(self, role: str) -> str:
+        """A bare role name becomes an ARN in the connection's account, as W&B Launch does."""
+        if role.startswith("arn:"):
+            return role
+        identity = self.hook.get_session().client("sts", endpoint_url=self.hook.conn_config.endpoint_url)
+        account = identity.get_caller_identity()["Account"]
+        return f"arn:aws:iam::{account}:role/{role}"
+
+    def status(self, ref: JobRef) -> JobStatus:
+        return job_status(self.hook.conn.describe_training_job(TrainingJobName=ref.job_id))
+
+    def cancel(self, ref: JobRef) -> None:
+        client = self.hook.conn
+        try:
+            client.stop_training_job(TrainingJobName=ref.job_id)
+        except client.exceptions.ClientError as err:
+            # Stopping a job that already ended is not an error worth failing a kill over.
+            if err.response.get("Error", {}).get("Code") != "ValidationException":
+                raise
+
+    @classmethod
+    def billable_seconds(cls, details: Mapping[str, Any]) -> float:
+        """``BillableTimeInSeconds``: already net of managed spot's saving (so billed at the on-demand rate)."""
+        seconds = details.get("BillableTimeInSeconds")
+        if seconds is None:
+            raise NoBillableTime("SageMaker reported no BillableTimeInSeconds")
+        return float(seconds)
+
+    def job_url(self, ref: JobRef) -> str | None:
+        region = ref.cloud.get("region") or self.region
+        return f"https://{region}.console.aws.amazon.com/sagemaker/home?region={region}#/jobs/{ref.job_id}"

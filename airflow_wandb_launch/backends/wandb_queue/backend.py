@@ -1,0 +1,148 @@
+"""``wandb-queue``: push onto an existing W&B Launch queue; the queue's agent runs the job where the queue points."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+from typing import Any, ClassVar
+
+from airflow_wandb_launch.backends.base import Backend
+from airflow_wandb_launch.backends.wandb_queue.spec import (
+    WHO,
+    build_run_spec,
+    check_source,
+    check_template_variables,
+    normalize_priority,
+)
+from airflow_wandb_launch.backends.wandb_queue.states import PREEMPTED_STATES, item_status, run_status
+from airflow_wandb_launch.errors import ResourceArgsError
+from airflow_wandb_launch.launch.job import JobRef, JobStatus
+from airflow_wandb_launch.launch.request import LaunchRequest
+from airflow_wandb_launch.launch.run import RunIdentity
+from airflow_wandb_launch.wandb_api import queue as ops
+from airflow_wandb_launch.wandb_api.graphql import GraphQLClient
+from airflow_wandb_launch.wandb_api.runs import RUN_STATE_QUERY, read_run_state, run_variables
+
+log = logging.getLogger(__name__)
+RESOURCE = "wandb-queue"
+
+
+def duration_words(seconds: float) -> str:
+    """``30 min`` or ``0.5 s``."""
+    return f"{seconds / 60:g} min" if seconds >= 60 else f"{seconds:g} s"
+
+
+class WandbQueueBackend(Backend):
+    """W&B Launch run queues: push = submit, the item then its run = status, take back or stop = cancel.
+
+    ``request.options`` carries ``queue_name``, ``project_queue``, ``template_variables`` and ``priority``.
+    The job id is the run queue item id; the run is the one the spec names (an agent honours its run id).
+
+    :param wandb_conn_id: the ``wandb`` connection (it must have an API key: queues live on a W&B server).
+    """
+
+    resource = RESOURCE
+    aliases = ("queue",)
+    connection_params: ClassVar = {"wandb_conn_id": "wandb_default"}
+    resolves_job_image = False  # the agent resolves the W&B job
+    fills_macros = False  # the agent fills the queue config's macros
+
+    def __init__(self, **connection_args: Any) -> None:
+        super().__init__(**connection_args)
+        self._client: GraphQLClient | None = None
+
+    @property
+    def client(self) -> GraphQLClient:
+        if self._client is None:
+            from airflow_wandb_launch.hooks.wandb import WandbHook
+
+            self._client = WandbHook(self.connection_args["wandb_conn_id"]).graphql()
+        return self._client
+
+    def build(self, request: LaunchRequest, resource_args: dict[str, Any], env: dict[str, str]) -> dict[str, Any]:
+        options = request.options
+        check_source(options.get("queue_name"), request.job, request.image)
+        if not request.run.entity:
+            raise ResourceArgsError(WHO, "entity", None, "the W&B entity the queue belongs to")
+        template_variables = check_template_variables(options.get("template_variables"))
+        spec = build_run_spec(
+            entity=request.run.entity,
+            project=request.run.project,
+            run_id=request.run.run_id,
+            job=request.job,
+            image=request.image,
+            name=request.run.name,
+            resource_args=resource_args,
+            run_config=request.run_config,
+            template_variables=template_variables,
+        )
+        queue = ops.QueueRef(
+            request.run.entity, options.get("project_queue") or ops.LAUNCH_DEFAULT_PROJECT, options["queue_name"]
+        )
+        priority = normalize_priority(options.get("priority"))
+        return {"queue": queue.to_dict(), "spec": spec, "template_variables": template_variables, "priority": priority}
+
+    def submit(self, payload: dict[str, Any], run: RunIdentity) -> JobRef:
+        queue = ops.QueueRef.from_dict(payload["queue"])
+        log.info("Pushing W&B run %s onto W&B Launch queue %s", run.run_path, queue.label)
+        item_id, stored = ops.push(
+            self.client, queue, payload["spec"], payload["template_variables"], payload["priority"]
+        )
+        log.info("Item %s on queue %s: waiting for an agent to pick it up", item_id, queue.label)
+        return JobRef(RESOURCE, item_id, run, {**queue.to_dict(), "queue_resource": stored.get("resource")})
+
+    def status(self, ref: JobRef) -> JobStatus:
+        queue, where = self._queue(ref), self.describe_item(ref)
+        item = ops.item_state(self.client, queue, ref.job_id)
+        error = ops.item_error(self.client, queue, ref.job_id) if item and item.get("state") == "FAILED" else None
+        waiting = item_status(item, where, error)
+        if waiting is not None and item is not None:
+            return waiting
+        run = self._run_of(ref, item)
+        data = self.client.execute(RUN_STATE_QUERY, run_variables(run.run_path), "AirflowRunState")
+        found = read_run_state(data)
+        if found is None and waiting is not None:  # the item is gone and no run ever started
+            return waiting
+        status = run_status(found["state"] if found else None, run.run_path)
+        return replace(status, details={**status.details, "run_id": run.run_id})
+
+    def _run_of(self, ref: JobRef, item: dict[str, Any] | None) -> RunIdentity:
+        """The run the agent started: the spec's run id, unless the agent reported another."""
+        agent_run = (item or {}).get("associatedRunId")
+        if agent_run and agent_run != ref.run.run_id:
+            log.warning("The agent started run %s, not %s as the spec asked; following it.", agent_run, ref.run.run_id)
+            return replace(ref.run, run_id=agent_run)
+        return ref.run
+
+    def resolve_run(self, ref: JobRef, status: JobStatus) -> JobRef:
+        run_id = status.details.get("run_id")
+        if not run_id or run_id == ref.run.run_id:
+            return ref
+        return replace(ref, run=replace(ref.run, run_id=run_id), run_url=None)
+
+    def cancel(self, ref: JobRef) -> str:
+        return ops.cancel(self.client, self._queue(ref), ref.job_id, ref.run.run_path)
+
+    def ran_on(self, ref: JobRef) -> str:
+        return ref.cloud.get("queue_resource") or "queue"
+
+    def describe(self, ref: JobRef) -> str:
+        return "W&B Launch queue run"
+
+    def describe_item(self, ref: JobRef) -> str:
+        return f"item {ref.job_id} of queue {self._queue(ref).label}"
+
+    def pending_timeout_message(self, ref: JobRef, status: JobStatus | None, seconds: float) -> str:
+        if status is not None and status.cloud_state in PREEMPTED_STATES:
+            return f"W&B run {ref.run.run_path} was preempted and not resumed within {duration_words(seconds)}"
+        label = self._queue(ref).label
+        return f"no W&B Launch agent picked up the item from queue {label} within {duration_words(seconds)}"
+
+    @staticmethod
+    def _queue(ref: JobRef) -> ops.QueueRef:
+        return ops.QueueRef.from_dict(ref.cloud)
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
