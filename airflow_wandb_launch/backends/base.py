@@ -7,7 +7,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from airflow_wandb_launch.launch.job import JobRef, JobStatus
+from airflow_wandb_launch.launch.job import JobRef, JobStatus, elapsed_seconds
 from airflow_wandb_launch.launch.request import LaunchRequest
 from airflow_wandb_launch.launch.run import RunIdentity
 
@@ -99,8 +99,6 @@ class Backend(ABC):
 
         :raises NoBillableTime: when the status carries no timing.
         """
-        from airflow_wandb_launch.cost.pricing import elapsed_seconds
-
         start, end = details.get("start_time"), details.get("end_time")
         if not start or not end:
             raise NoBillableTime(f"{cls.resource} reported no start and end time (did the job run at all?)")

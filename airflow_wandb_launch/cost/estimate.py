@@ -1,6 +1,6 @@
 """A finished job's estimated cost, from what its backend recorded at submit and the cloud's own timing.
 
-Each cloud backend records ``JobRef.pricing`` at submit (``cost.inputs.PricingInputs``), e.g.::
+Each cloud backend records ``JobRef.pricing`` at submit (``launch.pricing_inputs.PricingInputs``), e.g.::
 
     PricingInputs("vertex", "us-central1", False, (Machine("n1-standard-8+1xNVIDIA_TESLA_T4", 2),))
 
@@ -27,7 +27,6 @@ import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from airflow_wandb_launch.cost.inputs import Machine, PricingInputs
 from airflow_wandb_launch.cost.pricing import (
     PRICES_AS_OF,
     PRICES_VARIABLE,
@@ -37,6 +36,7 @@ from airflow_wandb_launch.cost.pricing import (
     prices_from_variable,
 )
 from airflow_wandb_launch.launch.job import JobRef, JobStatus
+from airflow_wandb_launch.launch.pricing_inputs import Machine, PricingInputs
 
 log = logging.getLogger(__name__)
 

@@ -24,7 +24,6 @@ import functools
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
@@ -273,7 +272,7 @@ def estimate_cost(
     :param instance_type: the machine as its price list keys it (Vertex: ``machine_type+<n>x<accelerator>``).
     :param region: the region the run ran in.
     :param seconds: SageMaker: ``BillableTimeInSeconds`` (already net of managed-spot savings, so billed at the
-        on-demand rate); Vertex and Azure ML: ``end - start`` (see :func:`elapsed_seconds`).
+        on-demand rate); Vertex and Azure ML: ``end - start`` (``launch.job.elapsed_seconds``).
     :param count: machines (SageMaker ``InstanceCount``, Vertex replicas over all pools, Azure ``instance_count``).
     :param spot: the run used spot capacity (Vertex and Azure: the spot rate; SageMaker: recorded only).
     :param prices: overrides, see :func:`merge_prices`.
@@ -300,31 +299,6 @@ def estimate_cost(
     billable = seconds * count
     usd = (Decimal(str(billable)) * Decimal(str(rate)) / Decimal(3600)).quantize(Decimal("0.01"), ROUND_HALF_UP)
     return CostEstimate(float(usd), billable, instance_type, cloud, rate, bool(spot), source)
-
-
-def elapsed_seconds(start: datetime | str, end: datetime | str) -> float:
-    """Seconds from ``start`` to ``end`` (datetimes or ISO 8601 strings, as Vertex reports its times).
-
-    :param start: when the job started running (Vertex ``start_time``; Azure ML's start).
-    :param end: when it ended.
-    :raises ValueError: for unparsable times, a naive/aware mix, or an end before the start.
-    """
-    begin, finish = _when(start), _when(end)
-    if (begin.tzinfo is None) != (finish.tzinfo is None):
-        raise ValueError(f"start {start!r} and end {end!r} must both carry a time zone, or neither")
-    seconds = (finish - begin).total_seconds()
-    if seconds < 0:
-        raise ValueError(f"end {end!r} is before start {start!r}")
-    return seconds
-
-
-def _when(value: datetime | str) -> datetime:
-    if isinstance(value, datetime):
-        return value
-    try:
-        return datetime.fromisoformat(str(value).strip())
-    except ValueError as err:
-        raise ValueError(f"not an ISO 8601 time: {value!r}") from err
 
 
 def prices_from_variable(name: str = PRICES_VARIABLE) -> dict[str, Any]:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from airflow_wandb_launch.cost.inputs import PricingInputs
+from airflow_wandb_launch.launch.pricing_inputs import PricingInputs
 from airflow_wandb_launch.launch.run import RunIdentity
 
 
@@ -98,3 +99,28 @@ class JobStatus:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> JobStatus:
         return cls(JobState(data["state"]), data["cloud_state"], data.get("message"), dict(data.get("details") or {}))
+
+
+def elapsed_seconds(start: datetime | str, end: datetime | str) -> float:
+    """Seconds from ``start`` to ``end`` (datetimes or ISO 8601 strings, as Vertex reports its times).
+
+    :param start: when the job started running (Vertex ``start_time``; Azure ML's start).
+    :param end: when it ended.
+    :raises ValueError: for unparsable times, a naive/aware mix, or an end before the start.
+    """
+    begin, finish = _when(start), _when(end)
+    if (begin.tzinfo is None) != (finish.tzinfo is None):
+        raise ValueError(f"start {start!r} and end {end!r} must both carry a time zone, or neither")
+    seconds = (finish - begin).total_seconds()
+    if seconds < 0:
+        raise ValueError(f"end {end!r} is before start {start!r}")
+    return seconds
+
+
+def _when(value: datetime | str) -> datetime:
+    if isinstance(value, datetime):
+        return value
+    try:
+        return datetime.fromisoformat(str(value).strip())
+    except ValueError as err:
+        raise ValueError(f"not an ISO 8601 time: {value!r}") from err

@@ -7,8 +7,9 @@ summary, the task state store emptied, asset events for the artifact versions th
 
 from __future__ import annotations
 
+import logging
 import time
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn, Protocol
 
 from airflow_wandb_launch.assets import record_artifact_events
 from airflow_wandb_launch.cost.estimate import cost_dict, job_cost, write_cost_summary
@@ -20,7 +21,8 @@ from airflow_wandb_launch.launch.result import RunInfo, failure_record, launch_r
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
-    from airflow_wandb_launch.operators.launch import WandbLaunchOperator
+    from airflow_wandb_launch.backends import Backend
+    from airflow_wandb_launch.hooks.wandb import WandbHook
 
 #: how long a finished job's W&B run may still read "running" while its last data lands.
 RUN_SETTLE_SECONDS = 60
@@ -31,7 +33,17 @@ FAILURE_WORDS = {
 }
 
 
-def finish_launch(task: WandbLaunchOperator, context: Context, ref: JobRef, status: JobStatus) -> dict[str, Any]:
+class LaunchTask(Protocol):
+    """What finishing needs of a launch task (``WandbLaunchOperator``)."""
+
+    backend: Backend
+    wandb_hook: WandbHook
+    log: logging.Logger
+    require_wandb_run: bool
+    task_id: str
+
+
+def finish_launch(task: LaunchTask, context: Context, ref: JobRef, status: JobStatus) -> dict[str, Any]:
     """The LaunchResult of a job that ended; raises ``LaunchJobFailed`` (after XCom ``failure``) if it did not succeed.
 
     :param task: the launch operator (its backend, W&B hook, log and ``require_wandb_run``).
@@ -73,7 +85,7 @@ def finish_launch(task: WandbLaunchOperator, context: Context, ref: JobRef, stat
     return result
 
 
-def read_run(task: WandbLaunchOperator, ref: JobRef) -> RunInfo | None:
+def read_run(task: LaunchTask, ref: JobRef) -> RunInfo | None:
     """What W&B knows of the job's run: from W&B (waiting up to RUN_SETTLE_SECONDS for a ``running`` run to
     settle), or from the offline run's log on this worker."""
     hook = task.wandb_hook
@@ -90,7 +102,7 @@ def read_run(task: WandbLaunchOperator, ref: JobRef) -> RunInfo | None:
         time.sleep(5)
 
 
-def push_failure(task: WandbLaunchOperator, context: Context, record: dict[str, Any]) -> None:
+def push_failure(task: LaunchTask, context: Context, record: dict[str, Any]) -> None:
     """XCom ``failure``: why the task failed (the W&B API key redacted), for a comparison downstream."""
     try:
         key = task.wandb_hook.credentials.api_key

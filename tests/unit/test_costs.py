@@ -16,8 +16,8 @@ from airflow_wandb_launch.backends.vertex.request import build_custom_job
 from airflow_wandb_launch.cost import estimate as costs
 from airflow_wandb_launch.cost.estimate import cost_dict, estimate, job_cost
 from airflow_wandb_launch.cost.hardware import resource_args_for
-from airflow_wandb_launch.cost.inputs import Machine, PricingInputs
 from airflow_wandb_launch.launch.job import JobRef, JobState, JobStatus
+from airflow_wandb_launch.launch.pricing_inputs import Machine, PricingInputs
 from airflow_wandb_launch.launch.request import LaunchRequest
 from airflow_wandb_launch.launch.run import RunIdentity
 

@@ -22,12 +22,12 @@ from airflow_wandb_launch.cost.pricing import (
     CostEstimate,
     Price,
     UnknownPrice,
-    elapsed_seconds,
     estimate_cost,
     lookup_price,
     merge_prices,
     prices_from_variable,
 )
+from airflow_wandb_launch.launch.job import elapsed_seconds
 
 T4_VERTEX = "n1-standard-8+1xNVIDIA_TESLA_T4"
 #: round figures, so the arithmetic rows below are exact

@@ -24,9 +24,9 @@ from airflow_wandb_launch.backends.azure_ml.pricing import pricing_inputs
 from airflow_wandb_launch.backends.azure_ml.request import build_command_job
 from airflow_wandb_launch.backends.azure_ml.states import STATES, job_status
 from airflow_wandb_launch.backends.base import Backend
-from airflow_wandb_launch.cost.inputs import PricingInputs
 from airflow_wandb_launch.errors import ResourceArgsError
 from airflow_wandb_launch.launch.job import JobRef, JobState, JobStatus
+from airflow_wandb_launch.launch.pricing_inputs import PricingInputs
 from airflow_wandb_launch.launch.request import LaunchRequest
 from airflow_wandb_launch.launch.run import RunIdentity
 

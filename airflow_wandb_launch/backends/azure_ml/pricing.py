@@ -9,8 +9,8 @@ from __future__ import annotations
 from typing import Any
 
 from airflow_wandb_launch.backends.azure_ml import RESOURCE
-from airflow_wandb_launch.cost.inputs import Machine, PricingInputs
 from airflow_wandb_launch.cost.pricing import PriceList
+from airflow_wandb_launch.launch.pricing_inputs import Machine, PricingInputs
 
 PRICE_LIST = PriceList(
     source="Azure Linux Virtual Machines pricing page, pay-as-you-go (azure.microsoft.com/pricing/details/"

@@ -11,8 +11,8 @@ from __future__ import annotations
 from typing import Any
 
 from airflow_wandb_launch.backends.sagemaker import RESOURCE
-from airflow_wandb_launch.cost.inputs import Machine, PricingInputs
 from airflow_wandb_launch.cost.pricing import PriceList
+from airflow_wandb_launch.launch.pricing_inputs import Machine, PricingInputs
 
 PRICE_LIST = PriceList(
     source="AWS Amazon SageMaker pricing page, Training, on-demand (aws.amazon.com/sagemaker/pricing)",

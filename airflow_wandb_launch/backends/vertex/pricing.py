@@ -11,8 +11,8 @@ from typing import Any
 
 from airflow_wandb_launch.backends.vertex import RESOURCE
 from airflow_wandb_launch.backends.vertex.hardware import instance_type
-from airflow_wandb_launch.cost.inputs import Machine, PricingInputs
 from airflow_wandb_launch.cost.pricing import PriceList
+from airflow_wandb_launch.launch.pricing_inputs import Machine, PricingInputs
 
 PRICE_LIST = PriceList(
     source="Google Cloud Vertex AI pricing page, custom training (cloud.google.com/vertex-ai/pricing)",

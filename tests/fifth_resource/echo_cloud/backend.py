@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from airflow_wandb_launch.backends.base import Backend
-from airflow_wandb_launch.cost.inputs import Machine, PricingInputs
 from airflow_wandb_launch.launch.job import JobRef, JobStatus
+from airflow_wandb_launch.launch.pricing_inputs import Machine, PricingInputs
 from airflow_wandb_launch.launch.request import LaunchRequest
 from airflow_wandb_launch.launch.resource_args import Args
 from airflow_wandb_launch.launch.run import RunIdentity
