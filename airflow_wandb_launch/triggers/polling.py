@@ -159,11 +159,14 @@ def wait_in_process(trigger: PollingTrigger) -> dict[str, Any]:
     """Run ``trigger``'s loop in this process (a non-deferrable wait) and return its event's payload."""
 
     async def first_event() -> dict[str, Any]:
+        from airflow_wandb_launch.triggers.status_poller import close_pollers
+
         try:
             async for event in trigger.run():
                 return event.payload
             raise RuntimeError(f"{trigger.describe()}: the wait ended without an event")
         finally:
             await trigger.cleanup()
+            await close_pollers()  # this loop ends here: release the clients it built
 
     return asyncio.run(first_event())

@@ -82,11 +82,12 @@ class StatusPoller:
             future.cancel()
 
     async def _run(self) -> None:
-        """Rounds while any job is registered; the pause after a failed round grows for the whole connection."""
-        while self._jobs:
+        """Rounds while any trigger waits; the pause after a failed round grows for the whole connection."""
+        while any(self._waiters.values()):  # ends when no trigger waits; the next one to ask starts it again
+            started = time.monotonic()
             await self._round()
-            interval = min(self._intervals.values(), default=0.0)
-            await asyncio.sleep(interval * 2 ** min(self._errors, MAX_BACKOFF_EXPONENT))
+            interval = min(self._intervals.values(), default=0.0) * 2 ** min(self._errors, MAX_BACKOFF_EXPONENT)
+            await asyncio.sleep(max(interval - (time.monotonic() - started), 0.0))  # rounds start on the interval
 
     async def _round(self) -> None:
         waiting = {key: futures for key, futures in self._waiters.items() if futures}
@@ -94,15 +95,15 @@ class StatusPoller:
             return
         self._waiters = {key: [] for key in self._jobs}
         refs = [self._jobs[key] for key in waiting if key in self._jobs]
-        self.rounds += 1
         try:
             backend = await self.backend()
             results: dict[str, JobStatus | BaseException] = await backend.astatus_many(refs)
             self._errors = 0
         except Exception as err:  # the whole round failed (throttled, unreachable): back off, tell every waiter
             self._errors += 1
-            log.warning("Reading %d %s jobs failed (round %d): %s", len(refs), self.resource, self.rounds, err)
+            log.warning("Reading %d %s jobs failed (round %d): %s", len(refs), self.resource, self.rounds + 1, err)
             results = {ref.job_id: err for ref in refs}
+        self.rounds += 1  # rounds completed
         for key, futures in waiting.items():
             result = results.get(key, LookupError(f"{self.resource} job {key} was not read"))
             for future in futures:
@@ -121,7 +122,8 @@ def poller_for(resource: str, connection_args: dict[str, Any]) -> StatusPoller:
     """The poller of one connection in the running event loop (created on first use)."""
     loop = asyncio.get_running_loop()
     for stale in [key for key, poller in _POLLERS.items() if poller.loop is None or poller.loop.is_closed()]:
-        del _POLLERS[stale]
+        if (backend := _POLLERS.pop(stale)._backend) is not None:
+            backend.close()
     key = (id(loop), json.dumps([resource, connection_args], sort_keys=True, default=str))
     poller = _POLLERS.get(key)
     if poller is None or poller.loop is not loop:

@@ -22,7 +22,7 @@ pytestmark = pytest.mark.e2e
 
 PROJECT = "sagemaker-training"
 TRIGGER_CLASSPATH = "airflow_wandb_launch.triggers.launch.LaunchJobTrigger"
-# InProgress reads (1 before deferring, then one per second in the trigger). A job that ends within seconds of the
+# InProgress reads (1 before deferring, then one listing per second in the triggerer). A job that ends within seconds of the
 # deferral trips an Airflow 3.3.2 scheduler race: the worker's defer-exit "success" event, processed after the
 # resumed TI is already queued again, fails the task (apache/airflow#67287, #72716). Keep the job running longer.
 SLOW = 6
@@ -81,7 +81,9 @@ def test_train_defers_to_the_triggerer_and_hands_the_model_to_register(airflow_s
     # the task really deferred, to the trigger the real triggerer rebuilt from the metadata DB
     assert "deferred" in watch.states, watch.states
     [job] = sagemaker.job_names()
-    assert sagemaker.describe_count(job) > SLOW
+    # read SLOW + 1 times: one Describe before deferring, then the triggerer's listings, then one Describe of the end
+    assert sagemaker.meter.reads(job) > SLOW and sagemaker.describe_count(job) == 2
+    assert sagemaker.meter.requests().get("ListTrainingJobs", 0) >= SLOW - 1
     kwargs = watch.trigger_kwargs()
     assert kwargs["job_ref"]["job_id"] == job and kwargs["poll_interval"] == 1.0
 

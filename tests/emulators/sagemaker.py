@@ -8,8 +8,8 @@ handlers are patched (in this process, so callers in other processes see the sam
   a second job with the same name is refused with ``ResourceInUse``, as on AWS.
 * ``DescribeTrainingJob`` advances that lifecycle by one read and reports its step (an ended job with its
   ``TrainingTimeInSeconds`` and ``BillableTimeInSeconds``, which a step's fields may script).
-* ``ListTrainingJobs`` first brings every job's status to its lifecycle's current step (what the next
-  Describe reports), without advancing any lifecycle, then answers as moto does.
+* ``ListTrainingJobs`` answers as moto does, and counts as one read of each job it returns: those lifecycles
+  advance one step, as a Describe would (``set_status`` jobs stay where they were set).
 * ``StopTrainingJob`` (missing from moto) is recorded and turns the job Stopping, then Stopped.
 * ``set_status(name, "Completed")`` / ``finish_all()`` end jobs at once, for Describe and List alike.
 * ``meter`` counts requests per operation and reads per job (a Describe, or a List that returned it).
@@ -53,6 +53,7 @@ SECONDARY = {
 # HTTP status of an injected fault -> AWS JSON error code (botocore retries these).
 ERROR_CODES = {
     400: "ThrottlingException",
+    403: "AccessDeniedException",  # a policy without the action (sagemaker:ListTrainingJobs, say)
     429: "ThrottlingException",
     500: "InternalFailure",
     503: "ServiceUnavailable",
@@ -254,13 +255,19 @@ class SageMakerEmulator:
             job.training_end_time = now
 
     def _list(self, response: SageMakerResponse) -> ActionResult:
+        """A listing is a read of each job it returns: those lifecycles advance one step, as a Describe would."""
+        jobs = response.sagemaker_backend.training_jobs
         with self._lock:
-            for name, job in list(response.sagemaker_backend.training_jobs.items()):
+            for name, job in list(jobs.items()):
                 if (lifecycle := self._lifecycles.get(name)) is not None:
-                    self._apply(job, lifecycle.current)  # what the next Describe reports; no read counted
+                    self._apply(job, lifecycle.current)  # what a read reports now, so the filters see it
+            listed = self._originals["list_training_jobs"](response)
+            names = [s["TrainingJobName"] for s in listed.result.get("TrainingJobSummaries") or []]  # type: ignore[attr-defined]
+            for name in names:
+                if (lifecycle := self._lifecycles.get(name)) is not None:
+                    self._apply(jobs[name], lifecycle.read())
             result = self._originals["list_training_jobs"](response)
-        summaries = result.result.get("TrainingJobSummaries") or []  # type: ignore[attr-defined]
-        self.meter.read(*(s["TrainingJobName"] for s in summaries))
+        self.meter.read(*names)
         return result
 
     def _stop(self, name: str, backend: Any) -> None:

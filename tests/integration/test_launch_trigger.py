@@ -50,7 +50,8 @@ async def test_polls_until_terminal_with_one_client(submitted, sagemaker):
     trigger = submitted(Lifecycle(("InProgress", 4), "Completed"))
     event = await first_event(trigger)
     assert event["status"]["state"] == "succeeded" and event["status"]["cloud_state"] == "Completed"
-    assert sagemaker.describe_count(trigger.ref.job_id) == 5
+    # four listings read it running, the fifth saw it end: only then one Describe, for the details
+    assert sagemaker.meter.requests()["ListTrainingJobs"] == 5 and sagemaker.describe_count(trigger.ref.job_id) == 1
     assert (await trigger.backend()).hook.conn is (await trigger.backend()).hook.conn  # one client across polls
 
 
@@ -83,7 +84,7 @@ async def test_on_kill_leaves_the_job_without_cancel_on_kill(submitted, sagemake
 
 async def test_persistent_read_errors_end_in_a_failed_event(submitted, sagemaker):
     trigger = submitted(Lifecycle("InProgress"), poll_interval=0.001)
-    sagemaker.faults.inject(500, times=1000, method="DescribeTrainingJob")
+    sagemaker.faults.inject(500, times=1000, method="ListTrainingJobs")
     event = await first_event(trigger)
     assert event["status"]["state"] == "failed"
     assert "could not read the job's status: reading it failed 5 times in a row" in event["status"]["message"]

@@ -21,8 +21,9 @@ def test_retry_reattaches_to_the_running_job(sagemaker, container, monkeypatch, 
     conn["extra"]["config_kwargs"] = {"retries": {"total_max_attempts": 1, "mode": "standard"}}
     monkeypatch.setenv("AIRFLOW_CONN_AWS_DEFAULT", json.dumps(conn))
     sagemaker.script(Lifecycle(("InProgress", 3), "Completed"))
-    # Try 1: its status reads all fail (1 on the worker, 5 in the trigger), so it gives up and fails.
-    sagemaker.faults.inject(500, times=6, method="DescribeTrainingJob")
+    # Try 1: its status reads all fail (1 Describe on the worker, 5 listings in the trigger), so it gives up.
+    sagemaker.faults.inject(500, times=1, method="DescribeTrainingJob")
+    sagemaker.faults.inject(500, times=5, method="ListTrainingJobs")
 
     dag_run, xcom = run_dag(
         lambda: WandbLaunchSageMakerOperator(

@@ -57,7 +57,9 @@ def test_success_returns_the_runs_summary_and_artifacts(sagemaker, container, tr
     env = sagemaker.create_request(job)["Environment"]
     assert env["WANDB_RUN_ID"] == run_id and env["WANDB_PROJECT"] == "sm-success" and env["WANDB_ENTITY"] == ENTITY
     assert json.loads(env["WANDB_CONFIG"]) == {"lr": 0.1}
-    assert len(triggers) == 1 and sagemaker.describe_count(job) == 4
+    # one Describe on the worker before deferring; the trigger's reads are listings, then one Describe at the end
+    assert len(triggers) == 1 and sagemaker.describe_count(job) == 2
+    assert sagemaker.meter.requests()["ListTrainingJobs"] == sagemaker.meter.reads(job) - 2
     # the W&B API key went to the job, and nowhere else
     key = container.server.api_key
     assert env["WANDB_API_KEY"] == key

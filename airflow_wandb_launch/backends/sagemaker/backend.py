@@ -6,11 +6,21 @@ The hook (and boto3) load on first use; building, states and pricing are pure (`
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import time
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from airflow_wandb_launch.backends.base import Backend, NoBillableTime
 from airflow_wandb_launch.backends.sagemaker import RESOURCE
+from airflow_wandb_launch.backends.sagemaker.batch import (
+    CREATED_AT,
+    is_denied,
+    list_summaries,
+    listing_start,
+    needs_describe,
+)
 from airflow_wandb_launch.backends.sagemaker.pricing import pricing_inputs
 from airflow_wandb_launch.backends.sagemaker.request import MAX_ENV_VALUE, build_training_job
 from airflow_wandb_launch.backends.sagemaker.states import job_status
@@ -18,6 +28,8 @@ from airflow_wandb_launch.errors import MissingExtraError
 from airflow_wandb_launch.launch.job import JobRef, JobStatus
 from airflow_wandb_launch.launch.request import LaunchRequest
 from airflow_wandb_launch.launch.run import RunIdentity
+
+log = logging.getLogger(__name__)
 
 
 class SageMakerBackend(Backend):
@@ -36,6 +48,7 @@ class SageMakerBackend(Backend):
     def __init__(self, **connection_args: Any) -> None:
         super().__init__(**connection_args)
         self._hook: Any = None
+        self._may_list = True
 
     @property
     def hook(self) -> Any:
@@ -48,6 +61,9 @@ class SageMakerBackend(Backend):
                 aws_conn_id=self.connection_args["aws_conn_id"], region_name=self.connection_args["region_name"]
             )
         return self._hook
+
+    def prepare_client(self) -> None:
+        self.hook.conn  # noqa: B018 - the boto3 client (and the connection read) built now, in the caller's thread
 
     @property
     def region(self) -> str:
@@ -66,7 +82,8 @@ class SageMakerBackend(Backend):
         except client.exceptions.ResourceInUse:
             # The same try submitted it before (a re-executed try): reattach rather than fail.
             self.hook.log.info("Training job %s exists already; attaching to it.", name)
-        return JobRef(RESOURCE, name, run, {"region": self.region}, pricing_inputs(payload, self.region))
+        where = {"region": self.region, CREATED_AT: time.time()}
+        return JobRef(RESOURCE, name, run, where, pricing_inputs(payload, self.region))
 
     def _role_arn(self, role: str) -> str:
         """A bare role name becomes an ARN in the connection's account, as W&B Launch does."""
@@ -78,6 +95,23 @@ class SageMakerBackend(Backend):
 
     def status(self, ref: JobRef) -> JobStatus:
         return job_status(self.hook.conn.describe_training_job(TrainingJobName=ref.job_id))
+
+    async def astatus_many(self, refs: list[JobRef]) -> dict[str, JobStatus | BaseException]:
+        """ListTrainingJobs pages for the jobs created since the oldest one, then Describe only for those that ended
+        (or were not listed); job by job if the caller's policy forbids listing."""
+        since = listing_start(refs)
+        if not self._may_list or since is None:
+            return await super().astatus_many(refs)
+        try:
+            listed, _ = await asyncio.to_thread(list_summaries, self.hook.conn, since, {r.job_id for r in refs})
+        except Exception as err:
+            if not is_denied(err):
+                raise
+            log.warning("ListTrainingJobs is denied (%s): reading each job with DescribeTrainingJob instead.", err)
+            self._may_list = False
+            return await super().astatus_many(refs)
+        described = await super().astatus_many(needs_describe(refs, listed))
+        return {**listed, **described}
 
     def cancel(self, ref: JobRef) -> None:
         client = self.hook.conn

@@ -177,10 +177,7 @@ class VertexBackend(Backend):
 
     async def astatus(self, ref: JobRef) -> JobStatus:
         client = await self._aclient()  # the rest_asyncio transport retries 429/500/503 itself
-        status = job_status(as_dict(await client.get_custom_job(name=ref.job_id, timeout=CALL_TIMEOUT)))
-        if status.state.terminal:
-            await self._aclose()  # the trigger stops polling now; not every runner calls cleanup()
-        return status
+        return job_status(as_dict(await client.get_custom_job(name=ref.job_id, timeout=CALL_TIMEOUT)))
 
     def cancel(self, ref: JobRef) -> None:
         from google.api_core import exceptions
@@ -198,13 +195,6 @@ class VertexBackend(Backend):
             await client.cancel_custom_job(name=ref.job_id, timeout=CALL_TIMEOUT)
         except (exceptions.BadRequest, exceptions.FailedPrecondition) as err:
             self.hook.log.info("CustomJob %s was not cancelled: it has already ended (%s).", ref.job_id, err)
-        finally:
-            await self._aclose()  # a cancel ends the trigger (kill, deadline): release the HTTP session
-
-    async def _aclose(self) -> None:
-        client, self._async_client, self._async_loop = self._async_client, None, None
-        if client is not None:
-            await client.transport.close()
 
     def job_url(self, ref: JobRef) -> str | None:
         return console_url(ref.job_id, ref.cloud.get("project"))
