@@ -22,8 +22,8 @@ pytestmark = pytest.mark.e2e
 
 PROJECT = "sagemaker-training"
 TRIGGER_CLASSPATH = "airflow_wandb_launch.triggers.launch.LaunchJobTrigger"
-# InProgress reads (1 before deferring, then one listing a second in the triggerer). A job that ends within seconds of
-# deferral trips an Airflow 3.3.2 scheduler race: the worker's defer-exit "success" event, processed after the
+# InProgress reads (1 before deferring, then one listing a second in the triggerer). A job that ends within seconds
+# of the deferral trips an Airflow 3.3.2 scheduler race: the worker's defer-exit "success" event, processed after the
 # resumed TI is already queued again, fails the task (apache/airflow#67287, #72716). Keep the job running longer.
 SLOW = 6
 
