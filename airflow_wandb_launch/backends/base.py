@@ -89,6 +89,11 @@ class Backend(ABC):
         why = f" ({status.cloud_state})" if status else ""
         return f"{self.describe(ref)} was still pending{why} after {seconds:g} s (pending_timeout)"
 
+    def final_status(self, ref: JobRef, status: JobStatus) -> JobStatus:
+        """The ended job's status with everything the result needs (the worker calls it once, before finishing):
+        a batched read may carry less (SageMaker's listing has no FailureReason or billable time)."""
+        return status
+
     def resolve_run(self, ref: JobRef, status: JobStatus) -> JobRef:
         """The job's reference with the run it actually logged to (a queue's agent may start another run id)."""
         return ref

@@ -318,6 +318,10 @@ class WandbLaunchOperator(BaseOperator):
 
     def _finish(self, context: Context, ref: JobRef, status: JobStatus) -> dict[str, Any]:
         self._active = None
+        try:
+            status = self.backend.final_status(ref, status)
+        except Exception as err:  # the details are a nicety: the job's end is known
+            self.log.warning("Could not read the ended %s's details: %s", self.backend.describe(ref), err)
         return finish_launch(self, context, self.backend.resolve_run(ref, status), status)
 
     def _push(self, context: Context, **values: Any) -> None:

@@ -10,6 +10,7 @@ import time
 import pytest
 
 from airflow_wandb_launch.backends.sagemaker import SageMakerBackend
+from airflow_wandb_launch.launch.job import JobStatus
 from airflow_wandb_launch.launch.run import RunIdentity
 from airflow_wandb_launch.triggers.launch import LaunchJobTrigger
 from airflow_wandb_launch.triggers.status_poller import close_pollers, poller_for
@@ -73,7 +74,13 @@ async def test_triggers_of_one_connection_share_one_client_and_one_listing_per_r
     sagemaker.finish_all()
     events = await asyncio.wait_for(asyncio.gather(*tasks), timeout=5)
     assert {e.payload["status"]["state"] for e in events} == {"succeeded"}
-    assert {e.payload["status"]["details"].get("BillableTimeInSeconds") is not None for e in events} == {True}
+    assert sagemaker.meter.requests().get("DescribeTrainingJob", 0) == 0  # the workers read the details, once each
+    backend, ref, status = (
+        await triggers[0].backend(),
+        triggers[0].ref,
+        JobStatus.from_dict(events[0].payload["status"]),
+    )
+    assert backend.final_status(ref, status).details["BillableTimeInSeconds"] > 0
     for trigger in triggers:
         await trigger.cleanup()
 
@@ -86,8 +93,10 @@ async def test_a_job_failing_mid_batch_wakes_only_its_trigger(jobs, sagemaker):
     event = await asyncio.wait_for(tasks[2], timeout=5)
     await _rounds(2, poller_for("sagemaker", CONNECTION))
     assert [task.done() for task in tasks] == [False, False, True, False, False]
-    status = event.payload["status"]
-    assert status["state"] == "failed" and status["message"] == "AlgorithmError: loss is NaN"
+    status = JobStatus.from_dict(event.payload["status"])
+    assert status.state.value == "failed"
+    final = (await triggers[2].backend()).final_status(triggers[2].ref, status)  # what the worker's finish reads
+    assert final.message == "AlgorithmError: loss is NaN"
     for task in tasks:
         task.cancel()
 

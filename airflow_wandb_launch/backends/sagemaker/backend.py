@@ -10,6 +10,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any, ClassVar
 
 from airflow_wandb_launch.backends.base import Backend, NoBillableTime
@@ -23,7 +24,7 @@ from airflow_wandb_launch.backends.sagemaker.batch import (
 )
 from airflow_wandb_launch.backends.sagemaker.pricing import pricing_inputs
 from airflow_wandb_launch.backends.sagemaker.request import MAX_ENV_VALUE, build_training_job
-from airflow_wandb_launch.backends.sagemaker.states import job_status
+from airflow_wandb_launch.backends.sagemaker.states import ENDED, job_status
 from airflow_wandb_launch.errors import MissingExtraError
 from airflow_wandb_launch.launch.job import JobRef, JobStatus
 from airflow_wandb_launch.launch.request import LaunchRequest
@@ -97,8 +98,8 @@ class SageMakerBackend(Backend):
         return job_status(self.hook.conn.describe_training_job(TrainingJobName=ref.job_id))
 
     async def astatus_many(self, refs: list[JobRef]) -> dict[str, JobStatus | BaseException]:
-        """ListTrainingJobs pages for the jobs created since the oldest one, then Describe only for those that ended
-        (or were not listed); job by job if the caller's policy forbids listing."""
+        """ListTrainingJobs pages for the jobs created since the oldest one, Describe only for those not listed;
+        job by job if the caller's policy forbids listing."""
         since = listing_start(refs)
         if not self._may_list or since is None:
             return await super().astatus_many(refs)
@@ -112,6 +113,15 @@ class SageMakerBackend(Backend):
             return await super().astatus_many(refs)
         described = await super().astatus_many(needs_describe(refs, listed))
         return {**listed, **described}
+
+    def final_status(self, ref: JobRef, status: JobStatus) -> JobStatus:
+        """A listed end lacks FailureReason and BillableTimeInSeconds: one Describe, on the worker."""
+        if not status.state.terminal or status.cloud_state not in ENDED or "BillableTimeInSeconds" in status.details:
+            return status  # not a listed end (a deadline, a read budget spent): nothing to add
+        described = self.status(ref)
+        if described.cloud_state == status.cloud_state:
+            return described  # the same end, with SecondaryStatus (a timeout), FailureReason and billable time
+        return replace(status, message=status.message or described.message, details=described.details)
 
     def cancel(self, ref: JobRef) -> None:
         client = self.hook.conn

@@ -1,5 +1,6 @@
 """Many SageMaker jobs' statuses in a few calls: ``ListTrainingJobs`` pages, and ``DescribeTrainingJob`` only for
-the jobs whose summary says they ended (for ``FailureReason`` and ``BillableTimeInSeconds``)."""
+jobs the listing did not return. An ended job's details (``FailureReason``, ``BillableTimeInSeconds``) are read
+once, by the worker that finishes the task (``SageMakerBackend.final_status``), not by the triggerer."""
 
 from __future__ import annotations
 
@@ -41,8 +42,8 @@ def list_summaries(client: Any, since: datetime, wanted: set[str]) -> tuple[dict
 
 
 def needs_describe(refs: list[JobRef], listed: dict[str, JobStatus]) -> list[JobRef]:
-    """The jobs a listing cannot settle: ended (their details are in Describe only), or not listed. Pure."""
-    return [ref for ref in refs if ref.job_id not in listed or listed[ref.job_id].state.terminal]
+    """The jobs the listing did not return (created before its start, or gone). Pure."""
+    return [ref for ref in refs if ref.job_id not in listed]
 
 
 def is_denied(err: BaseException) -> bool:

@@ -14,6 +14,8 @@ STATES: dict[str, JobState] = {
     "Stopping": JobState.STOPPING,
     "Stopped": JobState.STOPPED,
 }
+#: the TrainingJobStatus values of a job that ended.
+ENDED = frozenset({"Completed", "Failed", "Stopped"})
 PENDING_SECONDARY = frozenset({"Starting", "Pending", "LaunchingMLInstances", "PreparingTrainingStack"})
 TIMEOUT_SECONDARY = {
     "MaxRuntimeExceeded": "StoppingCondition.MaxRuntimeInSeconds was exceeded",
