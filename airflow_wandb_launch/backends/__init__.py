@@ -18,12 +18,12 @@ from .base import Backend
 
 #: resource name -> "module:Class"
 BACKENDS: dict[str, str] = {
-    "local-process": "airflow_wandb_launch.backends.local:LocalProcessBackend",
-    "local-container": "airflow_wandb_launch.backends.local:LocalContainerBackend",
-    "sagemaker": "airflow_wandb_launch.backends.sagemaker:SageMakerBackend",
-    "vertex": "airflow_wandb_launch.backends.vertex:VertexBackend",
-    "azure-ml": "airflow_wandb_launch.backends.azure_ml:AzureMLBackend",
-    "wandb-queue": "airflow_wandb_launch.backends.wandb_queue:WandbQueueBackend",
+    "local-process": "airflow_wandb_launch.backends.local.process:LocalProcessBackend",
+    "local-container": "airflow_wandb_launch.backends.local.container:LocalContainerBackend",
+    "sagemaker": "airflow_wandb_launch.backends.sagemaker.backend:SageMakerBackend",
+    "vertex": "airflow_wandb_launch.backends.vertex.backend:VertexBackend",
+    "azure-ml": "airflow_wandb_launch.backends.azure_ml.backend:AzureMLBackend",
+    "wandb-queue": "airflow_wandb_launch.backends.wandb_queue.backend:WandbQueueBackend",
 }
 
 
@@ -115,11 +115,20 @@ def resource_module(resource: str, name: str) -> ModuleType | None:
     None when the folder has no such module, or cannot be imported here (a module it needs, such as Airflow for
     a backend that is not a cloud's, is missing).
     """
-    package = BACKENDS[resource].partition(":")[0]
+    package = _folder(BACKENDS[resource].partition(":")[0])
     try:
         return importlib.import_module(f"{package}.{name}")
     except ModuleNotFoundError:
         return None
+
+
+def _folder(module_name: str) -> str:
+    """The package of a registered module: itself if it is one (``pkg:Class``), else its parent (``pkg.backend``)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec(module_name)
+    is_package = spec is not None and spec.submodule_search_locations is not None
+    return module_name if is_package else module_name.rpartition(".")[0]
 
 
 __all__ = [

@@ -10,7 +10,7 @@ from datetime import timedelta
 
 import pytest
 
-from airflow_wandb_launch.backends.azure_ml import AzureMLBackend
+from airflow_wandb_launch.backends.azure_ml.backend import AzureMLBackend
 from airflow_wandb_launch.backends.azure_ml.client import credential_from_connection
 from airflow_wandb_launch.backends.azure_ml.request import build_command_job
 from airflow_wandb_launch.errors import ResourceArgsError

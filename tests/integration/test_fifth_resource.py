@@ -32,7 +32,7 @@ from tests.helpers.container import TrainingContainer
 
 pytestmark = pytest.mark.usefixtures("airflow_db")
 
-TARGET = "tests.fifth_resource.echo_cloud:EchoCloudBackend"
+TARGET = "tests.fifth_resource.echo_cloud.backend:EchoCloudBackend"
 IMAGE = "registry.echo.test/train:latest"
 ARGS = {"machine": "echo.small", "count": 2}
 

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from airflow_wandb_launch.backends.sagemaker import SageMakerBackend
+from airflow_wandb_launch.backends.sagemaker.backend import SageMakerBackend
 from airflow_wandb_launch.launch.job import JobStatus
 from airflow_wandb_launch.launch.run import RunIdentity
 from airflow_wandb_launch.triggers.launch import LaunchJobTrigger

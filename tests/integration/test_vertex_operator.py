@@ -9,7 +9,7 @@ from datetime import timedelta
 
 import pytest
 
-from airflow_wandb_launch.backends.vertex import VertexBackend
+from airflow_wandb_launch.backends.vertex.backend import VertexBackend
 from airflow_wandb_launch.launch.run import RunIdentity
 from airflow_wandb_launch.operators.vertex import WandbLaunchVertexAIOperator
 from airflow_wandb_launch.triggers.launch import LaunchJobTrigger

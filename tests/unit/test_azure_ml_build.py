@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from airflow_wandb_launch.backends.azure_ml import AzureMLBackend
+from airflow_wandb_launch.backends.azure_ml.backend import AzureMLBackend
 from airflow_wandb_launch.backends.azure_ml.links import studio_url
 from airflow_wandb_launch.backends.azure_ml.request import build_command_job
 from airflow_wandb_launch.backends.azure_ml.states import STATES, job_status
