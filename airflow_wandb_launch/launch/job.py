@@ -67,6 +67,8 @@ class JobRef:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> JobRef:
+        if "run" not in data:  # written by 0.1.0 (one ``extra`` dict): a task deferred across the upgrade
+            data = _from_0_1(data)
         pricing = data.get("pricing")
         return cls(
             resource=data["resource"],
@@ -77,6 +79,21 @@ class JobRef:
             job_url=data.get("job_url"),
             run_url=data.get("run_url"),
         )
+
+
+def _from_0_1(data: dict[str, Any]) -> dict[str, Any]:
+    """A 0.1.0 job reference (``{"resource", "job_id", "extra": {run_id, run_path, pricing...}}``) in today's shape."""
+    extra = dict(data.get("extra") or {})
+    run = RunIdentity.from_path(extra.pop("run_path", None) or f"unknown/{extra.get('run_id') or 'unknown'}")
+    extra.pop("run_id", None)
+    pricing = extra.pop("pricing", None)
+    return {
+        "resource": data["resource"],
+        "job_id": data["job_id"],
+        "run": run.to_dict(),
+        "cloud": extra,
+        "pricing": pricing,
+    }
 
 
 @dataclass(frozen=True)

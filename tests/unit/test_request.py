@@ -260,3 +260,23 @@ def test_macros():
         "run_id": "abcd1234",
         "run_name": "my_dag.train",
     }
+
+
+def test_a_job_reference_written_by_0_1_still_reads():
+    """A task deferred (or remembered in the task state store) across the upgrade keeps its job."""
+    from airflow_wandb_launch.launch.job import JobRef
+
+    old = {
+        "resource": "sagemaker",
+        "job_id": "dag-train-abcd1234",
+        "extra": {
+            "region": "us-east-1",
+            "run_id": "abcd1234",
+            "run_path": "acme/proj/abcd1234",
+            "pricing": {"cloud": "sagemaker", "region": "us-east-1", "spot": False, "machines": []},
+        },
+    }
+    ref = JobRef.from_dict(old)
+    assert ref.run.run_path == "acme/proj/abcd1234" and ref.run.entity == "acme"
+    assert ref.cloud == {"region": "us-east-1"} and ref.pricing is not None and ref.pricing.cloud == "sagemaker"
+    assert JobRef.from_dict(ref.to_dict()) == ref
