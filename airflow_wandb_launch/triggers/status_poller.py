@@ -22,13 +22,12 @@ from typing import Any
 
 from airflow_wandb_launch.backends import Backend, make_backend
 from airflow_wandb_launch.launch.job import JobRef, JobStatus
+from airflow_wandb_launch.triggers.polling import MAX_BACKOFF_EXPONENT
 
 log = logging.getLogger(__name__)
 
 #: how long one backend (and its SDK client) serves a connection before it is rebuilt from the connection.
 CLIENT_TTL_SECONDS = 600.0
-#: the longest back-off multiplier after failed rounds (interval x 2**4).
-MAX_BACKOFF_EXPONENT = 4
 
 
 class StatusPoller:
