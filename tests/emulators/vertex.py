@@ -3,19 +3,25 @@
 Speaks the wire format of ``aiplatform_v1`` clients built with ``transport="rest"`` or
 ``"rest_asyncio"`` and ``client_options={"api_endpoint": emulator.endpoint}``: camelCase JSON,
 enums as ints, int64 as strings, errors as ``{"error": {"code", "message", "status"}}``.
-Each GET of a job advances its scripted ``Lifecycle`` by one read; a list (``filter`` on labels, state or
-display name; ``pageSize``/``pageToken``) reports each job's current step without advancing it.
-``set_state`` / ``finish_all`` end jobs at once; ``meter`` counts requests per RPC and reads per job::
+Each GET of a job advances its scripted ``Lifecycle`` by one read. A list (``filter`` on labels, state, display
+name or create_time, terms joined by AND; ``pageSize``/``pageToken``) is a read of each job on the page it
+returns: those lifecycles advance one step, as a GET would (``get_count`` counts GETs only).
+``set_state`` / ``finish_all`` end jobs at once; ``meter`` counts requests per RPC and reads per job.
+``faults.inject(..., method=...)`` takes the HTTP method (``"GET"``: gets and lists alike) or the RPC
+(``"ListCustomJobs"``); ``denied`` holds RPCs answered 403 PERMISSION_DENIED until removed (an IAM role
+without that permission)::
 
     with VertexEmulator() as vertex:
         vertex.script(Lifecycle(("JOB_STATE_RUNNING", 2), ("JOB_STATE_FAILED", None, {"error": {...}})))
         vertex.faults.inject(503)
+        vertex.denied.add("ListCustomJobs")
 """
 
 from __future__ import annotations
 
 import itertools
 import json
+import operator
 import re
 import threading
 import time
@@ -60,8 +66,20 @@ RPC_STATUS = {
 }
 _COLLECTION = re.compile(r"^/v1/(projects/[^/]+/locations/[^/]+)/customJobs$")
 _JOB = re.compile(r"^/v1/(projects/[^/]+/locations/[^/]+/customJobs/\d+)(:cancel)?$")
-# One term of a list filter (AIP-160, the subset Vertex users write): labels.k="v", labels.k:*, state=..., ...
-_TERM = re.compile(r'^(labels\.[\w-]+|state|display_name|displayName)\s*(=|!=|:)\s*("[^"]*"|[\w*-]+)$')
+# One term of a list filter (AIP-160, the subset Vertex users write): labels.k="v", labels.k:*, state=...,
+# create_time>"2021-05-18T00:00:00Z", ...
+_TERM = re.compile(
+    r'^(labels\.[\w-]+|state|display_name|displayName|create_time|createTime)\s*(>=|<=|!=|=|>|<|:)\s*("[^"]*"|[\w*-]+)$'
+)
+#: create_time's comparisons
+_COMPARE = {
+    "=": operator.eq,
+    "!=": operator.ne,
+    ">": operator.gt,
+    ">=": operator.ge,
+    "<": operator.lt,
+    "<=": operator.le,
+}
 LIST_PAGE_SIZE = 100
 
 
@@ -69,13 +87,34 @@ def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+def _timestamp(text: str) -> datetime:
+    """An RFC 3339 time of a filter or a job; a 400 for anything else."""
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        moment = None
+    if moment is None or moment.tzinfo is None:
+        raise ApiError(400, f"create_time must be in RFC 3339 format, got {text!r}.")
+    return moment
+
+
 def _matches(resource: dict[str, Any], filter_: str) -> bool:
     """Whether a job matches a ListCustomJobs ``filter`` (terms joined by AND; anything else is a 400)."""
     for term in filter(None, (t.strip() for t in re.split(r"\s+AND\s+", filter_.strip()))):
         m = _TERM.match(term)
         if m is None:
-            raise ApiError(400, f"Unsupported filter term {term!r} (the emulator serves labels, state, display_name).")
+            raise ApiError(
+                400, f"Unsupported filter term {term!r} (the emulator serves labels, state, display_name, create_time)."
+            )
         key, op, value = m[1], m[2], m[3].strip('"')
+        if key in ("create_time", "createTime"):
+            if op == ":":
+                raise ApiError(400, "create_time supports =, !=, <, <=, >, >= comparisons.")
+            if not _COMPARE[op](_timestamp(resource["createTime"]), _timestamp(value)):
+                return False
+            continue
+        if op not in ("=", "!=", ":"):
+            raise ApiError(400, f"{key} supports =, != and : only.")
         if key.startswith("labels."):
             actual = (resource.get("labels") or {}).get(key[len("labels.") :])
         elif key == "state":
@@ -126,14 +165,15 @@ class _Job:
         if state == "JOB_STATE_FAILED":
             self.resource.setdefault("error", {"code": 13, "message": "Job failed."})
 
-    def read(self) -> dict[str, Any]:
-        """Advance the lifecycle one read and return the job as Vertex would."""
-        self.gets += 1
+    def read(self, *, get: bool = True) -> dict[str, Any]:
+        """Advance the lifecycle one read and return the job as Vertex would (``get``: count a GET)."""
+        if get:
+            self.gets += 1
         self._apply(self.lifecycle.read())
         return self.resource
 
     def peek(self) -> dict[str, Any]:
-        """The job at its lifecycle's current step, as a list reports it (no read)."""
+        """The job at its lifecycle's current step, as a list's filter sees it (no read)."""
         self._apply(self.lifecycle.current)
         return self.resource
 
@@ -183,6 +223,8 @@ class VertexEmulator:
         with self._lock:
             self.default_lifecycle = Lifecycle(("JOB_STATE_QUEUED", 1), ("JOB_STATE_RUNNING", 1), "JOB_STATE_SUCCEEDED")
             self.faults = Faults()
+            #: RPCs (``"ListCustomJobs"``...) answered 403 PERMISSION_DENIED, before any fault.
+            self.denied: set[str] = set()
             self._jobs: dict[str, _Job] = {}
             self._scripts: list[tuple[str | None, Lifecycle]] = []
             self._cancels: list[str] = []
@@ -209,6 +251,7 @@ class VertexEmulator:
         return list(self._cancels)
 
     def get_count(self, name: str) -> int:
+        """GetCustomJob calls of job ``name`` (a list's reads are in ``meter.reads``)."""
         return self._jobs[name].gets
 
     def set_state(self, name: str, state: str = "JOB_STATE_SUCCEEDED", **fields: Any) -> None:
@@ -272,16 +315,19 @@ class VertexEmulator:
             return {}
 
     def list_jobs(self, parent: str, filter_: str = "", page_size: int = 0, page_token: str = "") -> dict[str, Any]:
-        """ListCustomJobs: jobs under ``parent`` matching ``filter_``, a page at a time (token: the next index)."""
+        """ListCustomJobs: jobs under ``parent`` matching ``filter_``, a page at a time (token: the next index).
+
+        The filter sees each job's current step; each job on the page is then read (its lifecycle advances).
+        """
         start = int(page_token) if page_token.isdigit() else 0
         size = page_size if 0 < page_size <= LIST_PAGE_SIZE else LIST_PAGE_SIZE
         with self._lock:
-            jobs = [dict(j.peek()) for n, j in self._jobs.items() if n.startswith(parent + "/")]
-        jobs = [job for job in jobs if _matches(job, filter_)] if filter_ else jobs
-        page = jobs[start : start + size]
+            jobs = [j for n, j in self._jobs.items() if n.startswith(parent + "/")]
+            matching = [j for j in jobs if _matches(j.peek(), filter_)] if filter_ else jobs
+            page = [dict(j.read(get=False)) for j in matching[start : start + size]]
         self.meter.read(*(job["name"] for job in page))
         out: dict[str, Any] = {"customJobs": page} if page else {}
-        if start + size < len(jobs):
+        if start + size < len(matching):
             out["nextPageToken"] = str(start + size)
         return out
 
@@ -320,15 +366,17 @@ def _handler(emulator: VertexEmulator) -> type[BaseHTTPRequestHandler]:
             raw = self.rfile.read(length) if length else b""
             emulator.calls.append((self.command, self.path))
             path, _, query = self.path.partition("?")
-            emulator.meter.request(_operation(self.command, path))
+            operation = _operation(self.command, path)
+            emulator.meter.request(operation)
             status, payload = 200, {}
-            fault = emulator.faults.take(self.command)
-            if fault:
+            if operation in emulator.denied:
+                status, payload = 403, ApiError(403, f"Permission denied for {operation} on {path}.").body()
+            elif fault := emulator.faults.take(self.command) or emulator.faults.take(operation):
                 status, delay = fault
                 time.sleep(delay)
-            if status != 200:
-                payload = ApiError(status, f"Injected fault {status}.").body()
-            else:
+                if status != 200:
+                    payload = ApiError(status, f"Injected fault {status}.").body()
+            if status == 200:
                 try:
                     body = json.loads(raw) if raw else {}
                     payload = emulator.route(self.command, path, body, query)

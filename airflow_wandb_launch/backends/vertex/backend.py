@@ -1,16 +1,27 @@
 """``vertex``: a Vertex AI CustomJob through ``google.cloud.aiplatform_v1``'s REST JobService clients.
 
 ``request.build_custom_job`` turns W&B Launch's Vertex queue config into the CustomJob; ``states.job_status``
-normalizes a CustomJob read. Both are pure. The clients load lazily (``client``), only when a job runs.
+normalizes a CustomJob read. Both are pure. The clients load lazily (``client``), only when a job runs. The
+triggerer reads many jobs of one connection with a few ``ListCustomJobs`` pages (``batch``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any, ClassVar
 
 from airflow_wandb_launch.backends.base import Backend
 from airflow_wandb_launch.backends.vertex import RESOURCE
+from airflow_wandb_launch.backends.vertex.batch import (
+    CREATED_AT,
+    cannot_list,
+    creation_epoch,
+    list_statuses,
+    listing_start,
+    needs_get,
+    plan,
+)
 from airflow_wandb_launch.backends.vertex.client import (
     CALL_TIMEOUT,
     DEFAULT_ENDPOINT,
@@ -27,6 +38,8 @@ from airflow_wandb_launch.errors import MissingExtraError, ResourceArgsError
 from airflow_wandb_launch.launch.job import JobRef, JobStatus
 from airflow_wandb_launch.launch.request import LaunchRequest
 from airflow_wandb_launch.launch.run import RunIdentity
+
+log = logging.getLogger(__name__)
 
 _CLOSING: set[asyncio.Task] = set()
 
@@ -60,6 +73,7 @@ class VertexBackend(Backend):
         self._client: Any = None
         self._async_client: Any = None
         self._async_loop: asyncio.AbstractEventLoop | None = None
+        self._may_list = True
 
     # -- connection ---------------------------------------------------------------------------------------
 
@@ -118,6 +132,9 @@ class VertexBackend(Backend):
             self._client = aiplatform_v1().JobServiceClient(**self._client_kwargs("rest"))
         return self._client
 
+    def prepare_client(self) -> None:
+        self.client  # noqa: B018 - the sync client the listing reads with (and the connection read), built now
+
     async def _aclient(self) -> Any:
         """The async JobServiceClient (REST over aiohttp), built once in the running event loop."""
         loop = asyncio.get_running_loop()
@@ -142,7 +159,8 @@ class VertexBackend(Backend):
         parent = f"projects/{self.project}/locations/{self.region}"
         created = self._create(parent, custom_job, payload["labels"][RUN_ID_LABEL])
         pricing = pricing_inputs(payload, self.region)
-        return JobRef(RESOURCE, created.name, run, {"project": self.project, "region": self.region}, pricing)
+        where = {"project": self.project, "region": self.region, CREATED_AT: creation_epoch(created)}
+        return JobRef(RESOURCE, created.name, run, where, pricing)
 
     def _create(self, parent: str, custom_job: Any, run_id: str) -> Any:
         """Create the job. A 429 is retried; after a 500/503 (which may have created it) look before retrying."""
@@ -178,6 +196,28 @@ class VertexBackend(Backend):
     async def astatus(self, ref: JobRef) -> JobStatus:
         client = await self._aclient()  # the rest_asyncio transport retries 429/500/503 itself
         return job_status(as_dict(await client.get_custom_job(name=ref.job_id, timeout=CALL_TIMEOUT)))
+
+    async def astatus_many(self, refs: list[JobRef]) -> dict[str, JobStatus | BaseException]:
+        """ListCustomJobs pages for the jobs created since the oldest one, GetCustomJob for those not listed;
+        job by job if the listing is refused (no ``aiplatform.customJobs.list`` permission, say)."""
+        listings, singles = plan(refs) if self._may_list else ({}, refs)
+        listed: dict[str, JobStatus] = {}
+        for parent, group in listings.items():
+            try:
+                listed |= await asyncio.to_thread(self._list, parent, group)
+            except Exception as err:
+                if not cannot_list(err):
+                    raise
+                log.warning("ListCustomJobs is refused (%s): reading each job with GetCustomJob instead.", err)
+                self._may_list = False
+                return await super().astatus_many(refs)
+        unlisted = needs_get([ref for group in listings.values() for ref in group], listed)
+        return {**listed, **await super().astatus_many(singles + unlisted)}
+
+    def _list(self, parent: str, refs: list[JobRef]) -> dict[str, JobStatus]:
+        """The listed statuses of ``refs`` (jobs of ``parent``), by name. Blocking."""
+        wanted = {ref.job_id for ref in refs}
+        return list_statuses(self.client, parent, listing_start(refs), wanted, retry=read_retry(), timeout=CALL_TIMEOUT)
 
     def cancel(self, ref: JobRef) -> None:
         from google.api_core import exceptions
