@@ -7,20 +7,23 @@ Point the SDK at it with ``AZUREML_DEV_URL_MFE=emulator.base_url`` (read when ``
         ml_client = MLClient(aml.credential(), aml.subscription_id, aml.resource_group, aml.workspace)
 
 Served: PUT anonymous environment versions; PUT/GET command jobs (each GET reads the job's
-``Lifecycle`` once); GET ``jobs`` (``jobs.list``: each job at its current step, no read; ``tag``,
-``properties`` and ``jobType`` filters; pages of 100 via ``nextLink``); POST ``jobs/{name}/cancel``
-(202 + ``Location``, done on the second poll);
+``Lifecycle`` once); GET ``jobs`` (``jobs.list``: newest first, or oldest first with
+``list_newest_first = False``; ``tag``, ``properties`` and ``jobType`` filters; pages of ``list_page_size``
+(100), the next one via ``nextLink`` with an opaque ``$skip`` continuation token, as Azure pages; each job a
+page returns is read once, as a GET reads it; ``deny_list = True`` answers 403 AuthorizationFailed);
+POST ``jobs/{name}/cancel`` (202 + ``Location``, done on the second poll);
 the workspace GET, discovery document and Run History run GET that ``MLClient`` uses to reach a
 run's ``error`` (Azure keeps a failed job's error there, not on the job resource); and, for
 ``ClientSecretCredential`` with ``authority=emulator.base_url`` (tls) and instance discovery off,
 Entra's OpenID discovery document and the client-credentials token endpoint (``clients``).
 Errors and injected ``Faults`` answer as Azure does: ``{"error": {"code": ..., "message": ...}}``.
-``set_status`` / ``finish_all`` end jobs at once; ``meter`` counts requests per route (``job_get``, ``token``...)
-and reads per job.
+``set_status`` / ``finish_all`` end jobs at once (``set_created`` backdates one); ``meter`` counts requests per
+route (``job_get``, ``job_list``, ``token``...) and reads per job (a get of it, or a list page holding it).
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import re
@@ -107,6 +110,9 @@ class AzureMLEmulator:
         self.tls = tls
         self.ca_file: str | None = None  # with tls: the self-signed certificate, for REQUESTS_CA_BUNDLE
         self.retry_after = 1  # seconds, sent with injected 429/503 answers
+        self.list_page_size = LIST_PAGE_SIZE
+        self.list_newest_first = True  # Azure ML's order is not documented: tests may flip it
+        self.deny_list = False  # True: jobs.list answers 403 (a role without the list permission)
         self.faults = Faults()
         #: called as ``callback(job_name, environment_variables)`` when a job is created (to play its container)
         self.on_create: list[Callable[[str, dict[str, str]], None]] = []
@@ -169,10 +175,12 @@ class AzureMLEmulator:
             self._gets: dict[str, int] = {}
             self._cancel_polls: dict[str, int] = {}
             self._times: dict[str, dict[str, str]] = {}  # job -> Run History startTimeUtc / endTimeUtc
+            self._created: dict[str, str] = {}  # job -> systemData.createdAt
             self.requests: list[tuple[str, str]] = []  # (method, path) of every request received
             self.authorizations: list[str] = []  # the Authorization header of every request
             self.meter = Meter()
         self.faults = Faults()
+        self.list_page_size, self.list_newest_first, self.deny_list = LIST_PAGE_SIZE, True, False
         self.on_create.clear()
         self.tokens_issued.clear()
 
@@ -214,6 +222,11 @@ class AzureMLEmulator:
             if name not in self._requests:
                 raise KeyError(f"no job {name!r}")
             self._lifecycles[name] = Lifecycle(Step(status, None, dict(fields)))
+
+    def set_created(self, name: str, when: datetime) -> None:
+        """Report ``when`` as job ``name``'s creation (``systemData.createdAt``); the listing order stays as is."""
+        with self._lock:
+            self._created[name] = when.astimezone(UTC).isoformat()
 
     def finish_all(self, status: str = "Completed", **fields: Any) -> int:
         """``set_status`` every job created so far; returns how many."""
@@ -262,6 +275,7 @@ class AzureMLEmulator:
             if created:
                 lifecycle = self._scripted.pop(name, None) or (self._fifo.pop(0) if self._fifo else None)
                 self._lifecycles[name] = lifecycle or Lifecycle(*self._default._steps)
+                self._created[name] = datetime.now(UTC).isoformat()
             self._requests[name] = body
         if created:
             env = dict(body.get("properties", {}).get("environmentVariables") or {})
@@ -288,14 +302,21 @@ class AzureMLEmulator:
         return step
 
     def _job_list(self, _: Any, query: str) -> tuple[int, Any, dict[str, str]]:
-        """``jobs.list``: every job at its lifecycle's current step (no read), filtered, a page at a time."""
+        """``jobs.list``: the jobs that pass the filters, a page at a time; each job a page returns is read once."""
+        if self.deny_list:
+            message = "The client does not have authorization to perform action 'workspaces/jobs/read' (list)."
+            return _error(403, "AuthorizationFailed", message)
         params = {k: v[-1] for k, v in parse_qs(query).items()}
-        start = int(params["$skip"]) if params.get("$skip", "").isdigit() else 0
+        start = _page_start(params.get("$skip"))
+        if start is None:
+            return _error(400, "BadRequest", f"Invalid continuation token {params['$skip']!r}.")
         wanted = [p.partition("=") for p in params.get("properties", "").split(",") if p]
         with self._lock:
-            steps = {name: self._observe(name, lc.current) for name, lc in self._lifecycles.items()}
-        jobs = []
-        for name, step in steps.items():
+            names = list(self._lifecycles)  # in creation order
+        if self.list_newest_first:
+            names.reverse()
+        matching = []
+        for name in names:
             props = self._requests[name].get("properties") or {}
             if "tag" in params and params["tag"] not in (props.get("tags") or {}):
                 continue
@@ -304,12 +325,14 @@ class AzureMLEmulator:
             user = props.get("properties") or {}
             if any(key not in user or (eq and user[key] != value) for key, eq, value in wanted):
                 continue
-            jobs.append(self._job_json(name, step))
-        page = jobs[start : start + LIST_PAGE_SIZE]
-        self.meter.read(*(job["name"] for job in page))
-        body: dict[str, Any] = {"value": page}
-        if start + LIST_PAGE_SIZE < len(jobs):
-            params["$skip"] = str(start + LIST_PAGE_SIZE)
+            matching.append(name)
+        page = matching[start : start + self.list_page_size]
+        with self._lock:
+            steps = {name: self._observe(name, self._lifecycles[name].read()) for name in page}
+        self.meter.read(*page)
+        body: dict[str, Any] = {"value": [self._job_json(name, step) for name, step in steps.items()]}
+        if start + self.list_page_size < len(matching):
+            params["$skip"] = _page_token(start + self.list_page_size)
             body["nextLink"] = f"{self.base_url}{self._arm_id('/jobs').lstrip('/')}?{urlencode(params)}"
         return 200, body, {}
 
@@ -322,7 +345,7 @@ class AzureMLEmulator:
             "Studio": {"jobServiceType": "Studio", "endpoint": studio},
         }
         props["status"] = step.state
-        created = {"createdAt": datetime.now(UTC).isoformat(), "createdBy": "emulator", "createdByType": "User"}
+        created = {"createdAt": self._created[name], "createdBy": "emulator", "createdByType": "User"}
         return {
             "id": self._arm_id(f"/jobs/{name}"),
             "name": name,
@@ -407,6 +430,21 @@ class AzureMLEmulator:
 
 def _error(status: int, code: str, message: str) -> tuple[int, Any, dict[str, str]]:
     return status, {"error": {"code": code, "message": message}}, {}
+
+
+def _page_token(start: int) -> str:
+    """An opaque continuation token (Azure's ``$skip``) for the page starting at ``start``."""
+    return base64.urlsafe_b64encode(json.dumps({"start": start}).encode()).decode()
+
+
+def _page_start(token: str | None) -> int | None:
+    """Where the page of a continuation token starts (0 without one; None for a token we did not issue)."""
+    if not token:
+        return 0
+    try:
+        return int(json.loads(base64.urlsafe_b64decode(token.encode()))["start"])
+    except (ValueError, KeyError, TypeError):
+        return None
 
 
 def _handler(emulator: AzureMLEmulator) -> type[BaseHTTPRequestHandler]:

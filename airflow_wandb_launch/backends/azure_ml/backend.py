@@ -13,15 +13,27 @@ extras ``tenantId`` (with the secret: ``ClientSecretCredential``; without: ``Def
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 from typing import Any, ClassVar
 
 from airflow_wandb_launch.backends.azure_ml import EXTRA, RESOURCE
+from airflow_wandb_launch.backends.azure_ml.batch import (
+    cloud_state,
+    created_epoch,
+    is_denied,
+    list_statuses,
+    listing_groups,
+    needs_run_history,
+    not_listed,
+    submit_keys,
+)
 from airflow_wandb_launch.backends.azure_ml.client import cloud_name, connection_extra, ml_client
 from airflow_wandb_launch.backends.azure_ml.compat import run_history
 from airflow_wandb_launch.backends.azure_ml.links import studio_url
 from airflow_wandb_launch.backends.azure_ml.pricing import pricing_inputs
-from airflow_wandb_launch.backends.azure_ml.request import build_command_job
+from airflow_wandb_launch.backends.azure_ml.request import RUN_ID_TAG, build_command_job
 from airflow_wandb_launch.backends.azure_ml.states import STATES, job_status
 from airflow_wandb_launch.backends.base import Backend
 from airflow_wandb_launch.errors import ResourceArgsError
@@ -63,6 +75,7 @@ class AzureMLBackend(Backend):
         super().__init__(**connection_args)
         self._client: Any = None
         self._conn: Any = None
+        self._may_list = True
 
     # -- connection and client ----------------------------------------------------------------------------
     @property
@@ -99,6 +112,9 @@ class AzureMLBackend(Backend):
             self._client = ml_client(self.connection, self.workspace())
         return self._client
 
+    def prepare_client(self) -> None:
+        self.client  # noqa: B018 - the MLClient (and the connection read) built now, in the caller's thread
+
     # -- the job --------------------------------------------------------------------------------------------
     def build(self, request: LaunchRequest, resource_args: dict[str, Any], env: dict[str, str]) -> dict[str, Any]:
         return build_command_job(request, resource_args, env)
@@ -112,16 +128,19 @@ class AzureMLBackend(Backend):
         kwargs = payload["command"]
         name = kwargs["name"]
         where = {**self.workspace(), "cloud": self.cloud, "tenant_id": connection_extra(self.connection, "tenantId")}
-        ref = JobRef(RESOURCE, name, run, {k: v for k, v in where.items() if v}, self._pricing(payload))
+        where = {k: v for k, v in where.items() if v}
+        pricing = self._pricing(payload)
         try:
-            client.jobs.get(name)
-            log.info("Azure ML job %s exists already (a re-executed try): attaching to it.", name)
-            return ref
+            existing = client.jobs.get(name)
         except ResourceNotFoundError:
-            pass
-        job = command(environment=Environment(image=payload["image"]), **kwargs)
-        client.jobs.create_or_update(job)
-        return ref
+            existing = None
+        if existing is not None:
+            log.info("Azure ML job %s exists already (a re-executed try): attaching to it.", name)
+            listing = submit_keys(created_epoch(existing), existing.tags, RUN_ID_TAG)
+        else:
+            listing = submit_keys(time.time(), kwargs.get("tags"), RUN_ID_TAG)  # before the create: a lower bound
+            client.jobs.create_or_update(command(environment=Environment(image=payload["image"]), **kwargs))
+        return JobRef(RESOURCE, name, run, {**where, **listing}, pricing)
 
     def _pricing(self, payload: dict[str, Any]) -> PricingInputs:
         """The pricing inputs, with the workspace's region (best effort: None if it cannot be read)."""
@@ -133,12 +152,44 @@ class AzureMLBackend(Backend):
         return pricing_inputs(payload, region)
 
     def status(self, ref: JobRef) -> JobStatus:
-        job = self.client.jobs.get(ref.job_id)
-        state = str(getattr(job.status, "value", job.status))
+        state = cloud_state(self.client.jobs.get(ref.job_id))
         if not STATES.get(state, JobState.RUNNING).terminal:
             return job_status(state)
+        return self._ended(ref, state)
+
+    def _ended(self, ref: JobRef, state: str) -> JobStatus:
+        """An ended job's status with Run History's error and start/end times."""
         error, details = run_history(self.client, ref.job_id)
         return job_status(state, error if state == "Failed" else None, details)
+
+    async def astatus_many(self, refs: list[JobRef]) -> dict[str, JobStatus | BaseException]:
+        """``jobs.list`` pages (per listing tag) for jobs with a recorded creation, ``jobs.get`` for the rest;
+        job by job if the caller may not list jobs."""
+        groups = listing_groups(refs)
+        if not self._may_list or not groups:
+            return await super().astatus_many(refs)
+        listed: dict[str, JobStatus] = {}
+        try:
+            for tag, wanted in groups.items():
+                listed.update(await asyncio.to_thread(self._list, wanted, tag))
+        except Exception as err:
+            if not is_denied(err):
+                raise
+            log.warning("Listing Azure ML jobs is denied (%s): reading each job with jobs.get instead.", err)
+            self._may_list = False
+            return await super().astatus_many(refs)
+        read = await super().astatus_many(not_listed(refs, listed))
+        return {**listed, **read}
+
+    def _list(self, wanted: dict[str, float], tag: str | None) -> dict[str, JobStatus]:
+        """The listed statuses of ``wanted`` (name -> created_at): blocking, for a thread."""
+        return list_statuses(self.client, wanted, tag)[0]
+
+    def final_status(self, ref: JobRef, status: JobStatus) -> JobStatus:
+        """A listed end lacks Run History's error and start/end times: one Run History read, on the worker."""
+        if not needs_run_history(status):
+            return status  # read job by job already, or not an end Azure ML reported (a deadline, a pending timeout)
+        return self._ended(ref, status.cloud_state)
 
     def cancel(self, ref: JobRef) -> None:
         """Ask Azure ML to cancel; the request is the cancel, so do not wait on the poller (30 s a poll)."""
