@@ -108,10 +108,12 @@ def make_our_trigger(resource: str, job_id: str, connection_args: dict[str, Any]
     run_id = job_id.rsplit("/", 1)[-1]
     if resource == "sagemaker":  # created_at, as the backend records it at submit: it bounds the listing
         where = {"region": connection_args["region_name"], "created_at": time.time() - 60}
-    elif resource == "vertex":
+    elif resource == "vertex":  # created_at lets the poller list the jobs (the harness's carry the W&B label)
         where = {"project": connection_args["project_id"], "region": connection_args["region"]}
-    else:
+        where["created_at"] = time.time() - 60
+    else:  # created_at lets the poller list the jobs; no list_tag: the harness's jobs carry no tags (list them all)
         where = {k: connection_args[k] for k in ("subscription_id", "resource_group", "workspace_name")}
+        where["created_at"] = time.time() - 60
     from airflow_wandb_launch.launch.job import JobRef
     from airflow_wandb_launch.launch.run import RunIdentity
 

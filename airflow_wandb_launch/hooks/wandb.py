@@ -13,8 +13,9 @@ from airflow.sdk import BaseHook
 from airflow.sdk.exceptions import AirflowNotFoundException
 
 from airflow_wandb_launch.errors import ResourceArgsError
-from airflow_wandb_launch.launch.result import RunInfo, artifact_uri
-from airflow_wandb_launch.launch.run import DEFAULT_BASE_URL, WandbCredentials
+from airflow_wandb_launch.launch.result import RunInfo
+from airflow_wandb_launch.launch.run import DEFAULT_BASE_URL, RunIdentity, WandbCredentials
+from airflow_wandb_launch.wandb_api import runs
 from airflow_wandb_launch.wandb_api.graphql import GraphQLClient
 from airflow_wandb_launch.wandb_api.runs import RUN_STATE_QUERY, read_run_state, run_variables
 
@@ -94,7 +95,11 @@ class WandbHook(BaseHook):
         """The connection's entity, else the API key's default entity."""
         if self.credentials.entity:
             return self.credentials.entity
-        return self.api.default_entity if self.credentials.online else None
+        if not self.credentials.online:
+            return None
+        with self.graphql() as client:
+            viewer = client.execute(runs.VIEWER_ENTITY_QUERY, {}, "Viewer").get("viewer") or {}
+        return viewer.get("entity")
 
     def get_job_image(self, job: str) -> tuple[str, list[str] | None]:
         """The image and entry point of a W&B image job (``[entity/]project/name[:alias]``, alias ``latest``).
@@ -151,29 +156,14 @@ class WandbHook(BaseHook):
         return "/".join(parts)
 
     def get_run(self, run_path: str) -> RunInfo | None:
-        """State, summary and logged artifacts of a run; None if W&B has no such run."""
-        import wandb
-
-        try:
-            run = self.api.run(run_path)
-            state = run.state
-        except (wandb.errors.CommError, ValueError) as err:
-            if "not found" in str(err).lower() or "could not find" in str(err).lower():
-                return None
-            raise
-        entity, project = run.entity, run.project
-        artifacts = [
-            {
-                "name": a.name.split(":")[0],
-                "type": a.type,
-                "version": a.version,
-                "aliases": list(a.aliases),
-                "uri": artifact_uri(entity, project, a.name.split(":")[0], a.version),
-            }
-            for a in run.logged_artifacts()
-        ]
-        summary = {k: v for k, v in dict(run.summary).items() if not k.startswith("_wandb")}
-        return RunInfo(state=state, summary=summary, artifacts=artifacts, url=run.url)
+        """State, summary and logged artifacts of a run; None if W&B has no such run (GraphQL: no wandb import)."""
+        with self.graphql() as client:
+            run = runs.read_run(client, run_path)
+        if run is None:
+            return None
+        entity, project, run_id = run_path.split("/")
+        url = RunIdentity(run_id, project, entity).url(self.credentials.base_url)
+        return RunInfo(state=run["state"], summary=run["summary"], artifacts=run["artifacts"], url=url)
 
     def update_run_summary(self, run_path: str, values: dict[str, Any]) -> None:
         """Merge ``values`` into a run's summary (the SDK's ``UpsertBucket`` with ``summaryMetrics``).
@@ -181,7 +171,8 @@ class WandbHook(BaseHook):
         :param run_path: ``entity/project/run_id``.
         :param values: summary keys and JSON-able values.
         """
-        self.api.run(run_path).summary.update(values)
+        with self.graphql() as client:
+            runs.update_summary(client, run_path, values)
 
     def add_run_tags(self, run_path: str, *tags: str) -> list[str]:
         """Add tags to a run (those it lacks); return its tags.

@@ -96,4 +96,4 @@ class LaunchJobTrigger(PollingTrigger):
         return {"job": self.job_ref, "status": status.to_dict()}
 
     async def cleanup(self) -> None:
-        self.poller.forget(self.ref)
+        self.poller.forget_job(self.ref)

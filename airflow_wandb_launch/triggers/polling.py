@@ -159,7 +159,7 @@ def wait_in_process(trigger: PollingTrigger) -> dict[str, Any]:
     """Run ``trigger``'s loop in this process (a non-deferrable wait) and return its event's payload."""
 
     async def first_event() -> dict[str, Any]:
-        from airflow_wandb_launch.triggers.status_poller import close_pollers
+        from airflow_wandb_launch.triggers.batch_poller import close_pollers
 
         try:
             async for event in trigger.run():

@@ -1,8 +1,9 @@
 """Triggers that wait on W&B itself: a run reaching a terminal state, a new artifact version under an alias.
 
 Both are the one polling loop (``PollingTrigger``) around one GraphQL read. Their kwargs name the connection
-id, never the API key: the credentials are read from the connection in the triggerer (off the event loop),
-and one GraphQL client (httpx) is reused for every poll.
+id, never the API key: the credentials are read from the connection in the triggerer (off the event loop).
+Run waits share one ``RunStatePoller`` per connection (many runs in one query a round); an artifact wait reuses
+its own GraphQL client (httpx) for every poll.
 """
 
 from __future__ import annotations
@@ -11,15 +12,13 @@ import asyncio
 from typing import Any
 
 from airflow_wandb_launch.triggers.polling import PollingTrigger
+from airflow_wandb_launch.triggers.run_state_poller import run_poller_for
 from airflow_wandb_launch.wandb_api.graphql import GraphQLClient
 from airflow_wandb_launch.wandb_api.runs import (
     ARTIFACT_ALIAS_QUERY,
-    RUN_STATE_QUERY,
     RUN_TERMINAL_STATES,
     artifact_variables,
     read_artifact_version,
-    read_run_state,
-    run_variables,
 )
 
 
@@ -38,11 +37,16 @@ class _WandbQueryTrigger(PollingTrigger):
         self.wandb_conn_id = wandb_conn_id
         self._client: GraphQLClient | None = None
 
+    async def read(self) -> Any:
+        """What W&B says now (one read)."""
+        client = await self._graphql()
+        return await client.aexecute(self.query, self.variables(), self.operation)
+
     def variables(self) -> dict[str, Any]:
         raise NotImplementedError
 
-    def done(self, data: dict[str, Any]) -> dict[str, Any] | None:
-        """The event's fields once the wait is over, else None."""
+    def done(self, data: Any) -> dict[str, Any] | None:
+        """The event's fields once the wait is over (from ``read``'s answer), else None."""
         raise NotImplementedError
 
     async def _graphql(self) -> GraphQLClient:
@@ -54,8 +58,7 @@ class _WandbQueryTrigger(PollingTrigger):
         return self._client
 
     async def check(self) -> dict[str, Any] | None:
-        client = await self._graphql()
-        found = self.done(await client.aexecute(self.query, self.variables(), self.operation))
+        found = self.done(await self.read())
         return {"status": "done", **found} if found is not None else None
 
     def failure_payload(self, message: str) -> dict[str, Any]:
@@ -76,7 +79,7 @@ class WandbRunTrigger(_WandbQueryTrigger):
     """
 
     fields = ("run_path", "wandb_conn_id")
-    operation, query = "AirflowRunState", RUN_STATE_QUERY
+    paced_by_reads = True  # the connection's run-state poller paces the reads
 
     def __init__(self, *, run_path: str, wandb_conn_id: str, **polling: Any) -> None:
         super().__init__(wandb_conn_id=wandb_conn_id, **polling)
@@ -86,16 +89,19 @@ class WandbRunTrigger(_WandbQueryTrigger):
     def describe(self) -> str:
         return f"W&B run {self.run_path}"
 
-    def variables(self) -> dict[str, Any]:
-        return run_variables(self.run_path)
+    async def read(self) -> dict[str, Any] | None:
+        """``{"state", "summary"}`` from the connection's next round (None: no such run yet)."""
+        return await run_poller_for(self.wandb_conn_id).get(self.run_path, self.run_path, self.poll_interval)
 
-    def done(self, data: dict[str, Any]) -> dict[str, Any] | None:
-        run = read_run_state(data)
+    def done(self, run: dict[str, Any] | None) -> dict[str, Any] | None:
         state = run["state"] if run else None
         if state != self._last_state:
             self.log.info("W&B run %s is %s", self.run_path, state or "not there (yet)")
             self._last_state = state
         return {"run_path": self.run_path, "state": state} if state in RUN_TERMINAL_STATES else None
+
+    async def cleanup(self) -> None:
+        run_poller_for(self.wandb_conn_id).forget(self.run_path)
 
 
 class WandbArtifactTrigger(_WandbQueryTrigger):

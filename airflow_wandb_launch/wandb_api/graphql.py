@@ -61,6 +61,12 @@ class GraphQLClient:
             self._async = httpx.AsyncClient(timeout=self.timeout, auth=("api", self.credentials.api_key or ""))
         return self._data(await self._async.post(self.url, json=self._request(query, variables, operation)))
 
+    def __enter__(self) -> GraphQLClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     def close(self) -> None:
         if self._sync is not None:
             self._sync.close()

@@ -70,3 +70,162 @@ def run_variables(run_path: str) -> dict[str, str]:
 
 def artifact_variables(entity: str, project: str, name: str, alias: str) -> dict[str, str]:
     return {"entity": entity, "project": project, "name": f"{name}:{alias}"}
+
+
+# --- many runs in one read (triggers), one run's whole result (the worker) -------------------------------------------
+
+#: runs per ``AirflowRunsState`` page (the SDK's own page size is 50; W&B serves up to 100 per page here too).
+RUNS_PAGE_SIZE = 100
+
+RUNS_STATE_QUERY = """
+query AirflowRunsState($entity: String!, $project: String!, $filters: JSONString!, $first: Int!, $cursor: String) {
+  project(name: $project, entityName: $entity) {
+    runs(filters: $filters, first: $first, after: $cursor) {
+      pageInfo { endCursor hasNextPage }
+      edges { node { name state summaryMetrics } }
+    }
+  }
+}
+"""
+
+RUN_RESULT_QUERY = """
+query AirflowRunResult($entity: String!, $project: String!, $run: String!, $cursor: String, $perPage: Int!) {
+  project(name: $project, entityName: $entity) {
+    run(name: $run) {
+      id
+      name
+      state
+      summaryMetrics
+      outputArtifacts(after: $cursor, first: $perPage) {
+        pageInfo { endCursor hasNextPage }
+        edges { node { versionIndex artifactType { name } artifactSequence { name } aliases { alias } } }
+      }
+    }
+  }
+}
+"""
+
+
+def runs_filter(run_ids: list[str]) -> str:
+    """The ``filters`` JSON that selects these runs of one project (W&B's Mongo-style run filter). Pure."""
+    return json.dumps({"name": {"$in": sorted(set(run_ids))}})
+
+
+def group_by_project(run_paths: list[str]) -> dict[tuple[str, str], list[str]]:
+    """``(entity, project) -> run ids`` for ``entity/project/run_id`` paths, in pages of ``RUNS_PAGE_SIZE``. Pure."""
+    groups: dict[tuple[str, str], list[str]] = {}
+    for path in run_paths:
+        entity, project, run_id = path.split("/")
+        groups.setdefault((entity, project), []).append(run_id)
+    return groups
+
+
+def runs_variables(entity: str, project: str, run_ids: list[str], cursor: str | None = None) -> dict[str, Any]:
+    return {
+        "entity": entity,
+        "project": project,
+        "filters": runs_filter(run_ids),
+        "first": RUNS_PAGE_SIZE,
+        "cursor": cursor,
+    }
+
+
+def read_runs_state(data: dict[str, Any]) -> tuple[dict[str, dict[str, Any]], str | None]:
+    """``run id -> {"state", "summary"}`` of one ``AirflowRunsState`` page, and the next page's cursor (or None)."""
+    runs = (data.get("project") or {}).get("runs") or {}
+    found = {}
+    for edge in runs.get("edges") or ():
+        node = edge["node"]
+        found[node["name"]] = {"state": node["state"], "summary": json.loads(node.get("summaryMetrics") or "{}")}
+    page = runs.get("pageInfo") or {}
+    return found, page.get("endCursor") if page.get("hasNextPage") else None
+
+
+async def aread_run_states(client: Any, run_paths: list[str]) -> dict[str, dict[str, Any] | None]:
+    """``run path -> {"state", "summary"}`` (None: no such run yet) for many runs: one query per project and page.
+
+    :param client: a ``GraphQLClient``.
+    :param run_paths: ``entity/project/run_id`` paths.
+    """
+    found: dict[str, dict[str, Any] | None] = dict.fromkeys(run_paths)
+    for (entity, project), run_ids in group_by_project(run_paths).items():
+        cursor: str | None = None
+        while True:
+            variables = runs_variables(entity, project, run_ids, cursor)
+            page, cursor = read_runs_state(await client.aexecute(RUNS_STATE_QUERY, variables, "AirflowRunsState"))
+            found.update({f"{entity}/{project}/{run_id}": run for run_id, run in page.items()})
+            if cursor is None:
+                break
+    return found
+
+
+def read_run_result(data: dict[str, Any], entity: str, project: str) -> tuple[dict[str, Any] | None, str | None]:
+    """One ``AirflowRunResult`` page: ``{"id", "state", "summary", "artifacts"}`` (None: no such run) and the next
+    artifacts page's cursor (or None). Artifacts are the run's logged versions, as the LaunchResult lists them."""
+    run = (data.get("project") or {}).get("run")
+    if not run:
+        return None, None
+    connection = run.get("outputArtifacts") or {}
+    artifacts = []
+    for edge in connection.get("edges") or ():
+        node = edge["node"]
+        name, version = node["artifactSequence"]["name"], f"v{node['versionIndex']}"
+        artifacts.append(
+            {
+                "name": name,
+                "type": (node.get("artifactType") or {}).get("name"),
+                "version": version,
+                "aliases": [a["alias"] for a in node.get("aliases") or () if not VERSION_ALIAS.match(a["alias"])],
+                "uri": artifact_uri(entity, project, name, version),
+            }
+        )
+    summary = {k: v for k, v in json.loads(run.get("summaryMetrics") or "{}").items() if not k.startswith("_wandb")}
+    page = connection.get("pageInfo") or {}
+    result = {"id": run.get("id"), "state": run["state"], "summary": summary, "artifacts": artifacts}
+    return result, page.get("endCursor") if page.get("hasNextPage") else None
+
+
+#: the SDK's own mutation for run changes (``Run.update``); ``summaryMetrics`` is the whole summary as JSON.
+UPSERT_SUMMARY = """
+mutation UpsertBucket($id: String, $summaryMetrics: JSONString) {
+  upsertBucket(input: {id: $id, summaryMetrics: $summaryMetrics}) { bucket { id } }
+}
+"""
+
+VIEWER_ENTITY_QUERY = """
+query Viewer { viewer { entity } }
+"""
+
+
+def read_run(client: Any, run_path: str, per_page: int = 100) -> dict[str, Any] | None:
+    """A run's ``{"id", "state", "summary", "artifacts"}`` (every logged artifact page); None if there is none.
+
+    :param client: a ``GraphQLClient``.
+    :param run_path: ``entity/project/run_id``.
+    :param per_page: artifacts per page.
+    """
+    entity, project, _ = run_path.split("/")
+    cursor, result = None, None
+    while True:
+        variables = {**run_variables(run_path), "cursor": cursor, "perPage": per_page}
+        page, cursor = read_run_result(client.execute(RUN_RESULT_QUERY, variables, "AirflowRunResult"), entity, project)
+        if page is None:
+            return None
+        if result is None:
+            result = page
+        else:
+            result["artifacts"].extend(page["artifacts"])
+        if cursor is None:
+            return result
+
+
+def update_summary(client: Any, run_path: str, values: dict[str, Any]) -> None:
+    """Merge ``values`` into a run's summary: read it, send the merged whole (as the SDK does).
+
+    :raises LookupError: W&B has no such run.
+    """
+    run = read_run(client, run_path, per_page=1)
+    if run is None:
+        raise LookupError(f"W&B has no run {run_path}")
+    merged = {**run["summary"], **values}
+    client.execute(UPSERT_SUMMARY, {"id": run["id"], "summaryMetrics": json.dumps(merged)}, "UpsertBucket")

@@ -111,6 +111,8 @@ class WandbServer:
             "Run": self._run_query,
             "RunState": self._run_query,
             "AirflowRunState": self._run_query,
+            "AirflowRunResult": self._run_query,
+            "AirflowRunsState": self._runs_query,
             "RunOutputArtifacts": self._run_query,
             "ArtifactMembershipByName": self._membership_query,
             "FetchArtifactManifest": self._artifact_by_id,
@@ -267,6 +269,30 @@ class WandbServer:
         """Every ``project(...) { run(...) { ... } }`` query: the run node carries all fields."""
         rec = self._runs.get((v["entity"], v["project"], v.get("name") or v.get("run")))
         return {"project": {"run": self._run_node(rec, v) if rec else None}}
+
+    def _runs_query(self, v: Json) -> Json:
+        """``project { runs(filters, first, after) }``: the filter W&B's run table takes, ``{"name": {"$in": [...]}}``
+        (run ids) or ``{"name": "<id>"}``; pages of ``first``, the cursor being the index of the next run."""
+        wanted = json.loads(v.get("filters") or "{}").get("name")
+        ids = set(wanted["$in"]) if isinstance(wanted, dict) else None if wanted is None else {wanted}
+        recs = [
+            rec
+            for (entity, project, run_id), rec in sorted(self._runs.items())
+            if (entity, project) == (v["entity"], v["project"]) and (ids is None or run_id in ids)
+        ]
+        start = int(v.get("cursor") or 0)
+        page = recs[start : start + (v.get("first") or 50)]
+        end = start + len(page)
+        return {
+            "project": {
+                "runs": {
+                    "pageInfo": {"endCursor": str(end), "hasNextPage": end < len(recs)},
+                    "edges": [
+                        {"node": self._run_node(rec, {}), "cursor": str(start + i + 1)} for i, rec in enumerate(page)
+                    ],
+                }
+            }
+        }
 
     def _run_node(self, rec: Json, v: Json) -> Json:
         project = self._project_node(rec["entity"], rec["project"])

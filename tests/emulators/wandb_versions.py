@@ -20,7 +20,11 @@ from typing import Any
 
 Json = dict[str, Any]
 #: the read-counted operations, and the handler each delegates to on the server.
-COUNTED = {"AirflowArtifactAlias": "_membership_query", "AirflowRunState": "_run_query"}
+COUNTED = {
+    "AirflowArtifactAlias": "_membership_query",
+    "AirflowRunState": "_run_query",
+    "AirflowRunsState": "_runs_query",  # the triggers' batched read
+}
 
 
 @dataclass
@@ -85,7 +89,7 @@ class ArtifactVersions:
     def after_reads(self, operation: str, reads: int, action: Callable[[], None]) -> None:
         """Run ``action`` (under the fake's lock) just before the ``reads``-th read from now of ``operation``.
 
-        :param operation: ``AirflowArtifactAlias`` or ``AirflowRunState``.
+        :param operation: ``AirflowArtifactAlias``, ``AirflowRunState`` (a poke) or ``AirflowRunsState`` (a trigger).
         """
         if operation not in COUNTED:
             raise ValueError(f"reads of {operation!r} are not counted; use one of {sorted(COUNTED)}")

@@ -71,7 +71,7 @@ def test_run_sensor_defers_until_the_run_finishes_and_returns_the_launch_result_
         summary={"loss": 0.2},
         logged_artifacts=[{"name": "model", "type": "model"}],
     )
-    fake.versions.after_reads("AirflowRunState", 3, lambda: fake.set_run_state(ENTITY, project, "run1", "finished"))
+    fake.versions.after_reads("AirflowRunsState", 3, lambda: fake.set_run_state(ENTITY, project, "run1", "finished"))
     dag_run, xcom = run_dag(run_sensor(run_path=f"{project}/run1"))  # entity from the connection
 
     assert task_states(dag_run) == {"wait": "success"}
@@ -95,7 +95,7 @@ def test_run_sensor_defers_until_the_run_finishes_and_returns_the_launch_result_
 
 def test_run_sensor_fails_the_task_when_the_run_crashed(fake, project, capfd):
     fake.add_run(ENTITY, project, "run2", state="running")
-    fake.versions.after_reads("AirflowRunState", 2, lambda: fake.set_run_state(ENTITY, project, "run2", "crashed"))
+    fake.versions.after_reads("AirflowRunsState", 2, lambda: fake.set_run_state(ENTITY, project, "run2", "crashed"))
     dag_run, _ = run_dag(run_sensor(run_path=f"{ENTITY}/{project}/run2", retries=2))
 
     assert task_states(dag_run) == {"wait": "failed"}
