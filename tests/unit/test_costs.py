@@ -170,7 +170,11 @@ def test_pools_of_different_machines_are_priced_each_at_its_rate():
         (replace(sagemaker_inputs("1x T4"), region="ap-south-1"), {"BillableTimeInSeconds": 60}, "no sagemaker price"),
         (replace(sagemaker_inputs("1x T4"), region=None), {"BillableTimeInSeconds": 60}, "region is unknown"),
         (azure_inputs({"compute": "gpu-cluster"}), HOUR, "compute cluster 'gpu-cluster'"),
-        (replace(azure_inputs({"instance_type": "Standard_X"}), spot=False), HOUR, "no azure-ml price for instance"),
+        (
+            replace(azure_inputs({"instance_type": "Standard_E4s_v3"}), spot=False),
+            HOUR,
+            "no azure-ml price for instance",
+        ),
     ],
 )
 def test_no_estimate_is_none_with_the_reason_logged(inputs, details, why, caplog):

@@ -7,8 +7,16 @@ from pathlib import Path
 
 import pytest
 
-from airflow_wandb_launch.errors import MISSING, ResourceArgsError
-from airflow_wandb_launch.launch.resource_args import Args, fill_macros, load_resource_args
+from airflow_wandb_launch.errors import MISSING, ResourceArgsError, is_secret_key, show_value
+from airflow_wandb_launch.launch.resource_args import (
+    MAX_DEPTH,
+    Args,
+    check_limits,
+    fill_macros,
+    format_path,
+    load_resource_args,
+    rename_keys,
+)
 
 CONFIG = {"RoleArn": "arn:aws:iam::1:role/r", "ResourceConfig": {"InstanceCount": 1, "Tags": ["a"]}}
 
@@ -305,3 +313,182 @@ def test_error_attributes_and_long_values_are_cut():
 def test_file_path_object_relative(tmp_path, monkeypatch):
     (tmp_path / "q.yml").write_text("RoleArn: y\n")
     assert load(Path("q.yml"), base_dir=tmp_path) == {"RoleArn": "y"}
+
+
+# --- shared input checks: YAML errors, limits, blank values, secrets, key spelling --------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "line_shown", "where"),
+    [
+        ("RoleArn: x\nTags:\n  - a\n b: c\n", "' b: c'", "line 4"),
+        ('{"RoleArn": "x",,}', '\'{"RoleArn": "x",,}\'', "line 1, column 17"),
+        ("a: 1\na: 2\n", "'a: 2'", "'a' is given twice at line 2"),
+        ("Spec:\n  - [unclosed\n", "'  - [unclosed'", "while parsing a flow sequence at line 2"),
+    ],
+)
+def test_unparsable_yaml_text_names_resource_args_and_the_line(text, line_shown, where):
+    with pytest.raises(ResourceArgsError) as info:
+        load(text)
+    assert info.value.key_path == "resource_args"
+    message = str(info.value)
+    assert message.startswith(f"sagemaker: resource_args = {line_shown}: expected valid YAML/JSON (")
+    assert where in message
+    assert "YAMLError" not in type(info.value).__name__
+
+
+def test_yaml_anchors_and_merge_keys_still_load():
+    text = "base: &base {InstanceCount: 1, VolumeSizeInGB: 5}\nResourceConfig:\n  <<: *base\n  VolumeSizeInGB: 50\n"
+    assert load(text)["ResourceConfig"] == {"InstanceCount": 1, "VolumeSizeInGB": 50}
+
+
+def test_unparsable_file_names_the_file_and_the_line(tmp_path):
+    path = tmp_path / "q.yaml"
+    path.write_text("RoleArn: x\n  Bad: y\n")
+    with pytest.raises(ResourceArgsError, match=rf"expected valid YAML/JSON \({path}, .* at line 2"):
+        load(str(path))
+
+
+def test_a_secret_on_the_bad_line_is_masked():
+    with pytest.raises(ResourceArgsError) as info:
+        load("env:\n  WANDB_API_KEY: abcdef: x\n")
+    assert "abcdef" not in str(info.value)
+    assert "WANDB_API_KEY: <masked>" in str(info.value)
+
+
+def _nested(depth: int) -> dict:
+    root: dict = {}
+    node = root
+    for _ in range(depth - 1):
+        node["k"] = {}
+        node = node["k"]
+    return root
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        pytest.param(_nested(5000), id="dict-5000-deep"),
+        pytest.param("k: " + "[" * 5000 + "]" * 5000, id="yaml-5000-deep"),
+        pytest.param("k: " + "[" * 40 + "]" * 40, id="yaml-40-deep"),
+    ],
+)
+def test_deep_nesting_is_a_clear_error_not_a_recursion_error(value):
+    with pytest.raises(ResourceArgsError, match=rf"expected (YAML/JSON nested )?at most {MAX_DEPTH} levels"):
+        load(value)
+
+
+def test_a_self_referencing_value_is_bounded():
+    loop: list = []
+    loop.append(loop)
+    with pytest.raises(ResourceArgsError, match="levels of nesting"):
+        check_limits({"a": loop}, resource="r")
+
+
+def test_too_many_items_is_an_error():
+    with pytest.raises(ResourceArgsError, match="at most 10 keys and list items in all"):
+        check_limits({"a": list(range(11))}, resource="r", max_items=10)
+    check_limits({"a": list(range(9))}, resource="r", max_items=10)
+
+
+def test_limits_are_parameters_of_load():
+    with pytest.raises(ResourceArgsError, match=r"^sagemaker: a\.b = \{'c': 1\}: expected at most 2 levels"):
+        load({"a": {"b": {"c": 1}}}, max_depth=2)
+
+
+def test_text_too_large_is_an_error():
+    with pytest.raises(ResourceArgsError, match="at most 1000000 characters"):
+        load("a: " + "x" * 1_000_001)
+
+
+@pytest.mark.parametrize("blank", ["", "   "])
+def test_an_empty_string_is_missing(blank):
+    args = Args("sagemaker", {"name": blank})
+    assert args.get("name", str) is None
+    assert args.get("name", str, default="d") == "d"
+    with pytest.raises(ResourceArgsError) as info:
+        args.get("name", str, required=True)
+    assert str(info.value) == f"sagemaker: name = {blank!r}: expected a string, not empty"
+
+
+@pytest.mark.parametrize(
+    ("name", "secret"),
+    [
+        ("WANDB_API_KEY", True),
+        ("apiKey", True),
+        ("db_password", True),
+        ("HF_TOKEN", True),
+        ("AWS_SECRET_ACCESS_KEY", True),
+        ("GOOGLE_APPLICATION_CREDENTIALS", True),
+        ("private-key", True),
+        ("max_tokens", False),
+        ("KmsKeyId", False),
+        ("RoleArn", False),
+        ("key", False),
+        (3, False),
+    ],
+)
+def test_is_secret_key(name, secret):
+    assert is_secret_key(name) is secret
+
+
+def test_secrets_are_masked_in_messages_and_values():
+    err = ResourceArgsError("r", "env.WANDB_API_KEY", "k" * 40, "a string")
+    assert "k" * 40 not in str(err) and "<masked>" in str(err)
+    assert repr(err.value) == "<masked>"
+    err = ResourceArgsError("r", "env", {"A": "1", "DB_PASSWORD": "hunter2", "n": [{"token": "t0k"}]}, "x")
+    assert "hunter2" not in str(err) and "t0k" not in str(err)
+    assert "{'A': '1', 'DB_PASSWORD': <masked>, 'n': [{'token': <masked>}]}" in str(err)
+
+
+def test_shown_values_are_bounded():
+    assert show_value("x" * 500).endswith("... (500 characters)")
+    huge = {f"k{i}": i for i in range(100_000)}
+    assert len(show_value(huge)) < 250
+    assert "..." in show_value(_nested(100))
+    assert show_value(MISSING) == "<missing>"
+
+
+def test_rename_keys_remembers_how_keys_were_written():
+    def upper(key: str) -> str:
+        return key.upper()
+
+    data = {"a": {"b_c": [{"d": 1}], "data": {"x": "1"}}}
+    renamed, spelling = rename_keys(data, upper, resource="r", verbatim=frozenset({"DATA"}), unrename=str.lower)
+    assert renamed == {"A": {"B_C": [{"D": 1}], "DATA": {"x": "1"}}}
+    assert spelling.path(("A", "B_C", 0, "D")) == "a.b_c[0].d"
+    assert spelling.path(("A", "MISSING_KEY")) == "a.missing_key"  # spelled like its siblings
+    assert spelling.path(("A", "DATA", "x")) == "a.data.x"  # data keys stay as they are
+    assert spelling.value(("A", "B_C", 0, "D")) == 1
+    assert spelling.value(("A", "NOPE"), "default") == "default"
+
+
+@pytest.mark.parametrize(
+    ("data", "key_path", "expected"),
+    [
+        ({"a": 1, "A": 2}, "a", "one key, not both 'a' and 'A'"),
+        ({"a": {3: "x"}}, "a.3", "a string key, not int 3"),
+    ],
+)
+def test_rename_keys_rejects_clashes_and_non_string_keys(data, key_path, expected):
+    with pytest.raises(ResourceArgsError) as info:
+        rename_keys(data, str.upper, resource="r")
+    assert info.value.key_path == key_path
+    assert expected in str(info.value)
+
+
+def test_args_with_spelling_name_paths_and_values_as_written():
+    data = {"outer_key": {"inner": ""}}
+    renamed, spelling = rename_keys(data, str.upper, resource="r", unrename=str.lower)
+    args = Args("r", renamed, spelling=spelling).child("OUTER_KEY")
+    with pytest.raises(ResourceArgsError) as info:
+        args.get("INNER", str, required=True)
+    assert str(info.value) == "r: outer_key.inner = '': expected a string, not empty"
+    with pytest.raises(ResourceArgsError, match=r"^r: outer_key\.innr = 1: .*did you mean 'inner'\?"):
+        Args("r", {"INNR": 1}, parts=("OUTER_KEY",), spelling=spelling).only({"INNER"})
+
+
+def test_format_path():
+    assert format_path(("a", 0, "b", 1)) == "a[0].b[1]"
+    assert format_path(()) == ""
+    assert format_path((0,)) == "[0]"

@@ -226,33 +226,41 @@ BAD = [
     ({"spec": {"worker_pool_specs": [], "staging_bucket": "gs://b"}}, "spec.worker_pool_specs", None),
     ({"spec": {"worker_pool_specs": "n1", "staging_bucket": "gs://b"}}, "spec.worker_pool_specs", "a list"),
     ({"spec": {"worker_pool_specs": ["n1"], "staging_bucket": "gs://b"}}, "spec.worker_pool_specs[0]", "a mapping"),
-    ({"spec": {"worker_pool_specs": [{"machine_spec": {"machine_type": "n1"}}]}}, "spec.staging_bucket", "gs://"),
+    (
+        {"spec": {"worker_pool_specs": [{"machine_spec": {"machine_type": "n1-standard-4"}}]}},
+        "spec.staging_bucket",
+        "gs://",
+    ),
     (config(base_output_dir="s3://x"), "spec.base_output_dir", "gs://"),
     (_pool(replica_count=1), "spec.worker_pool_specs[0].machine_spec", None),
     (_pool(machine_spec={"accelerator_count": 1}), "spec.worker_pool_specs[0].machine_spec.machine_type", None),
     (
-        _pool(machine_spec={"machine_type": "n1", "accelerator_count": 2}),
+        _pool(machine_spec={"machine_type": "n1-standard-4", "accelerator_count": 2}),
         "spec.worker_pool_specs[0].machine_spec.accelerator_type",
         "accelerator type",
     ),
     (
-        _pool(machine_spec={"machine_type": "n1", "accelerator_type": "NVIDIA_TESLA_T4"}),
+        _pool(machine_spec={"machine_type": "n1-standard-4", "accelerator_type": "NVIDIA_TESLA_T4"}),
         "spec.worker_pool_specs[0].machine_spec.accelerator_count",
         ">= 1",
     ),
     (
-        _pool(machine_spec={"machine_type": "n1", "accelerator_count": "1"}),
+        _pool(machine_spec={"machine_type": "n1-standard-4", "accelerator_count": "1"}),
         "spec.worker_pool_specs[0].machine_spec.accelerator_count",
         "an integer",
     ),
-    (_pool(machine_spec={"machine_type": "n1"}, replica_count=0), "spec.worker_pool_specs[0].replica_count", ">= 1"),
     (
-        _pool(machine_spec={"machine_type": "n1"}, replica_count=1.5),
+        _pool(machine_spec={"machine_type": "n1-standard-4"}, replica_count=0),
+        "spec.worker_pool_specs[0].replica_count",
+        ">= 1",
+    ),
+    (
+        _pool(machine_spec={"machine_type": "n1-standard-4"}, replica_count=1.5),
         "spec.worker_pool_specs[0].replica_count",
         "integer",
     ),
     (
-        _pool(machine_spec={"machine_type": "n1"}, replica_count=True),
+        _pool(machine_spec={"machine_type": "n1-standard-4"}, replica_count=True),
         "spec.worker_pool_specs[0].replica_count",
         "integer",
     ),
@@ -263,30 +271,31 @@ BAD = [
     ),
     (
         _pool(
-            machine_spec={"machine_type": "n1"}, container_spec={"image_uri": "i", "env": [{"name": "A", "value": 1}]}
+            machine_spec={"machine_type": "n1-standard-4"},
+            container_spec={"image_uri": "i", "env": [{"name": "A", "value": 1}]},
         ),
         "spec.worker_pool_specs[0].container_spec.env[0].value",
         "a string",
     ),
     (
-        _pool(machine_spec={"machine_type": "n1"}, container_spec={"image_uri": "i", "command": "python"}),
+        _pool(machine_spec={"machine_type": "n1-standard-4"}, container_spec={"image_uri": "i", "command": "python"}),
         "spec.worker_pool_specs[0].container_spec.command",
         "a list",
     ),
     (
-        _pool(machine_spec={"machine_type": "n1"}, python_package_spec={}),
+        _pool(machine_spec={"machine_type": "n1-standard-4"}, python_package_spec={}),
         "spec.worker_pool_specs[0].python_package_spec",
         "container_spec",
     ),
     (
-        _pool(machine_spec={"machine_type": "n1"}, disk_spec={"boot_disk_size_gb": "100"}),
+        _pool(machine_spec={"machine_type": "n1-standard-4"}, disk_spec={"boot_disk_size_gb": "100"}),
         "spec.worker_pool_specs[0].disk_spec.boot_disk_size_gb",
         "an integer",
     ),
     (
         {
             "spec": {
-                "worker_pool_specs": [{"machine_spec": {"machine_type": "n1"}, "replica_count": 2}, {}],
+                "worker_pool_specs": [{"machine_spec": {"machine_type": "n1-standard-4"}, "replica_count": 2}, {}],
                 "staging_bucket": "gs://b",
             }
         },
@@ -325,16 +334,19 @@ def test_invalid_config_names_the_key_path(resource_args, key_path, expected):
 
 def test_pool_without_container_and_no_image_is_an_error():
     with pytest.raises(ResourceArgsError) as raised:
-        build(_pool(machine_spec={"machine_type": "n1"}), image=None)
+        build(_pool(machine_spec={"machine_type": "n1-standard-4"}), image=None)
     assert raised.value.key_path == "spec.worker_pool_specs[0].container_spec"
     with pytest.raises(ResourceArgsError) as raised:
-        build(_pool(machine_spec={"machine_type": "n1"}, container_spec={"image_uri": "${image_uri}"}), image=None)
+        build(
+            _pool(machine_spec={"machine_type": "n1-standard-4"}, container_spec={"image_uri": "${image_uri}"}),
+            image=None,
+        )
     assert raised.value.key_path == "spec.worker_pool_specs[0].container_spec.image_uri"
 
 
 def test_empty_pool_placeholders_are_kept():
     cfg = config()
-    cfg["spec"]["worker_pool_specs"] += [{}, {"machine_spec": {"machine_type": "n1"}, "replica_count": 1}]
+    cfg["spec"]["worker_pool_specs"] += [{}, {"machine_spec": {"machine_type": "n1-standard-4"}, "replica_count": 1}]
     pools = build(cfg)["job_spec"]["worker_pool_specs"]
     assert pools[1] == {} and pools[2]["container_spec"]["image_uri"] == IMAGE
 

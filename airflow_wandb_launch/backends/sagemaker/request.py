@@ -1,4 +1,9 @@
-"""W&B Launch's SageMaker queue config -> a CreateTrainingJob request. Pure: no SDK, no network."""
+"""W&B Launch's SageMaker queue config -> a CreateTrainingJob request. Pure: no network.
+
+Keys are CamelCased (W&B Launch accepts snake_case) remembering how each was written, so errors name the
+path as the user wrote it. The built request is checked against botocore's model of the API
+(``validation``), then for what the model cannot say (spot training's wait limit, an instance count).
+"""
 
 from __future__ import annotations
 
@@ -6,9 +11,10 @@ import re
 from typing import Any
 
 from airflow_wandb_launch.backends.sagemaker import RESOURCE
+from airflow_wandb_launch.backends.sagemaker.validation import validate_training_job
 from airflow_wandb_launch.errors import MISSING, ResourceArgsError
 from airflow_wandb_launch.launch.request import LaunchRequest
-from airflow_wandb_launch.launch.resource_args import Args
+from airflow_wandb_launch.launch.resource_args import Args, KeySpelling, check_limits, is_blank, rename_keys
 
 JOB_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
 MAX_ENV_VALUE = 512
@@ -25,36 +31,9 @@ DATA_KEYS = frozenset(
 )
 #: keys W&B Launch accepts in a SageMaker queue config that are not CreateTrainingJob fields.
 LAUNCH_ONLY_KEYS = ("EcrRepoName", "region", "profile", "Region", "Profile")
-CREATE_TRAINING_JOB_KEYS = frozenset(
-    {
-        "TrainingJobName",
-        "HyperParameters",
-        "AlgorithmSpecification",
-        "RoleArn",
-        "InputDataConfig",
-        "OutputDataConfig",
-        "ResourceConfig",
-        "VpcConfig",
-        "StoppingCondition",
-        "Tags",
-        "EnableNetworkIsolation",
-        "EnableInterContainerTrafficEncryption",
-        "EnableManagedSpotTraining",
-        "CheckpointConfig",
-        "DebugHookConfig",
-        "DebugRuleConfigurations",
-        "TensorBoardOutputConfig",
-        "ExperimentConfig",
-        "ProfilerConfig",
-        "ProfilerRuleConfigurations",
-        "Environment",
-        "RetryStrategy",
-        "RemoteDebugConfig",
-        "InfraCheckConfig",
-        "SessionChainingConfig",
-        "MaxWaitTimeInSeconds",
-    }
-)
+#: one source a training channel reads from.
+DATA_SOURCES = ("S3DataSource", "FileSystemDataSource", "DatasetSource")
+_WORD_START = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
 
 
 def to_camel_case(key: str) -> str:
@@ -65,77 +44,91 @@ def to_camel_case(key: str) -> str:
     return re.sub(r"InGb$", "InGB", camel)
 
 
+def to_snake_case(key: str) -> str:
+    """CamelCase -> W&B Launch's snake_case (``VolumeSizeInGB`` -> ``volume_size_in_gb``); the inverse of
+    :func:`to_camel_case`, else ``key`` unchanged."""
+    snake = _WORD_START.sub("_", key).lower()
+    return snake if to_camel_case(snake) == key else key
+
+
 def camelize(value: Any) -> Any:
     """CamelCase every mapping key, except inside data maps such as ``Environment``."""
-    if isinstance(value, list):
-        return [camelize(v) for v in value]
-    if not isinstance(value, dict):
-        return value
-    out = {}
-    for key, item in value.items():
-        name = to_camel_case(key)
-        out[name] = item if name in DATA_KEYS else camelize(item)
-    return out
+    return camelize_config(value)[0]
+
+
+def camelize_config(value: Any) -> tuple[Any, KeySpelling]:
+    """:func:`camelize`, and how each key was written (for messages)."""
+    check_limits(value, resource=RESOURCE)
+    return rename_keys(value, to_camel_case, resource=RESOURCE, verbatim=DATA_KEYS, unrename=to_snake_case)
 
 
 def build_training_job(request: LaunchRequest, resource_args: dict[str, Any], env: dict[str, str]) -> dict[str, Any]:
-    """The CreateTrainingJob body for ``request`` from a W&B Launch SageMaker queue config. Pure."""
-    body = camelize(resource_args)
+    """The CreateTrainingJob body for ``request`` from a W&B Launch SageMaker queue config. Pure.
+
+    Raises ``ResourceArgsError`` naming the key path as written, the value and what was expected.
+    """
+    body, spelling = camelize_config(resource_args)
     for key in LAUNCH_ONLY_KEYS:
         body.pop(key, None)
-    args = Args(RESOURCE, body)
-    args.only(CREATE_TRAINING_JOB_KEYS)
-
-    args.get("RoleArn", str, required=True)
-    _validate_resources(args.child("ResourceConfig", required=True))
-    output = args.child("OutputDataConfig", required=True)
-    _s3_uri(output, "S3OutputPath", required=True)
-    stopping = args.child("StoppingCondition", required=True)
-    max_runtime = stopping.positive_int("MaxRuntimeInSeconds")
-    _spot(args, body, stopping, max_runtime)
-
-    name = args.get("TrainingJobName", str) or request.job_name
-    if not JOB_NAME.match(name):
-        raise args.error("TrainingJobName", name, "1-63 letters, digits and dashes, starting with a letter or digit")
-    body["TrainingJobName"] = name
+    drop_blank(body)
+    args = Args(RESOURCE, body, spelling=spelling)
+    _move_max_wait(args, body)
+    body["TrainingJobName"] = args.get("TrainingJobName", str) or request.job_name
     body["AlgorithmSpecification"] = _algorithm(args, request)
     body["Environment"] = _environment(args, env)
     body["Tags"] = _tags(args, request)
-    return {k: v for k, v in body.items() if v is not None}
+    validate_training_job(body, spelling)
+    _check_resources(args.child("ResourceConfig", required=True))
+    _check_spot(args)
+    _check_channels(args)
+    return body
 
 
-def _validate_resources(resources: Args) -> None:
+def drop_blank(value: Any, parent: str | None = None) -> None:
+    """Remove members that are None or an empty string (a missing value), in place; data maps' values and tag
+    values (which may be empty) stay."""
+    if isinstance(value, list):
+        for item in value:
+            drop_blank(item, parent)
+    elif isinstance(value, dict) and parent not in DATA_KEYS:
+        for key in [k for k, v in value.items() if is_blank(v) and not (parent == "Tags" and k == "Value")]:
+            del value[key]
+        for key, item in value.items():
+            drop_blank(item, key)
+
+
+def _move_max_wait(args: Args, body: dict[str, Any]) -> None:
+    """Managed spot: the seed's top-level MaxWaitTimeInSeconds moves into StoppingCondition, where AWS wants it."""
+    top_level_wait = args.positive_int("MaxWaitTimeInSeconds")
+    body.pop("MaxWaitTimeInSeconds", None)
+    stopping = body.get("StoppingCondition")
+    if top_level_wait is None or not isinstance(stopping, dict):
+        return  # without a StoppingCondition the checks after validation name it
+    max_wait = stopping.get("MaxWaitTimeInSeconds")
+    if max_wait is not None and max_wait != top_level_wait:
+        raise args.error(
+            "MaxWaitTimeInSeconds",
+            top_level_wait,
+            f"the same value as StoppingCondition.MaxWaitTimeInSeconds ({max_wait}), or only one",
+        )
+    stopping["MaxWaitTimeInSeconds"] = top_level_wait
+
+
+def _check_resources(resources: Args) -> None:
     if "InstanceGroups" in resources.data:
         resources.get("InstanceGroups", list, required=True)
     else:
         resources.get("InstanceType", str, required=True)
         resources.positive_int("InstanceCount", required=True)
     resources.positive_int("VolumeSizeInGB", required="InstanceGroups" not in resources.data)
-    resources.get("VolumeKmsKeyId", str)
 
 
-def _s3_uri(args: Args, name: str, *, required: bool = False) -> None:
-    value = args.get(name, str, required=required)
-    if value is not None and not value.startswith("s3://"):
-        raise args.error(name, value, "an s3:// URI")
-
-
-def _spot(args: Args, body: dict[str, Any], stopping: Args, max_runtime: int | None) -> None:
-    """Managed spot: the seed's top-level MaxWaitTimeInSeconds moves into StoppingCondition, where AWS wants it."""
-    top_level_wait = args.positive_int("MaxWaitTimeInSeconds")
-    body.pop("MaxWaitTimeInSeconds", None)
+def _check_spot(args: Args) -> None:
+    """Managed spot training needs a wait limit of at least the runtime; without it a wait limit is an error."""
+    stopping = args.child("StoppingCondition", required=True)
+    max_runtime = stopping.positive_int("MaxRuntimeInSeconds")
     max_wait = stopping.positive_int("MaxWaitTimeInSeconds")
-    if top_level_wait is not None:
-        if max_wait is not None and max_wait != top_level_wait:
-            raise args.error(
-                "MaxWaitTimeInSeconds",
-                top_level_wait,
-                f"the same value as StoppingCondition.MaxWaitTimeInSeconds ({max_wait}), or only one",
-            )
-        max_wait = top_level_wait
-        body["StoppingCondition"]["MaxWaitTimeInSeconds"] = max_wait
-    spot = args.get("EnableManagedSpotTraining", bool, default=False)
-    if spot:
+    if args.get("EnableManagedSpotTraining", bool, default=False):
         if max_wait is None:
             raise stopping.error(
                 "MaxWaitTimeInSeconds", MISSING, "a wait limit in seconds: managed spot training requires it"
@@ -144,8 +137,15 @@ def _spot(args: Args, body: dict[str, Any], stopping: Args, max_runtime: int | N
             raise stopping.error("MaxWaitTimeInSeconds", max_wait, f"at least MaxRuntimeInSeconds ({max_runtime})")
     elif max_wait is not None:
         raise stopping.error("MaxWaitTimeInSeconds", max_wait, "only with EnableManagedSpotTraining: true")
-    if "CheckpointConfig" in args.data:
-        _s3_uri(args.child("CheckpointConfig"), "S3Uri", required=True)
+
+
+def _check_channels(args: Args) -> None:
+    """Each input channel reads from exactly one source."""
+    for channel in args.items("InputDataConfig"):
+        source = channel.child("DataSource")
+        if sum(name in source.data for name in DATA_SOURCES) != 1:
+            names = ", ".join(source.spell(name) for name in DATA_SOURCES)
+            raise channel.error("DataSource", source.data, f"exactly one source of {names}")
 
 
 def _algorithm(args: Args, request: LaunchRequest) -> dict[str, Any]:
@@ -166,21 +166,22 @@ def _algorithm(args: Args, request: LaunchRequest) -> dict[str, Any]:
 
 
 def _environment(args: Args, env: dict[str, str]) -> dict[str, str]:
+    """The W&B env, then the user's ``Environment`` (numbers and booleans as strings)."""
     given = args.get("Environment", dict, default={})
-    merged = {**env, **{str(k): str(v) for k, v in given.items()}}
-    for key, value in merged.items():
-        if len(value) > MAX_ENV_VALUE:
-            raise args.error(f"Environment.{key}", value, f"at most {MAX_ENV_VALUE} characters (SageMaker's limit)")
-    return merged
+    for key, value in given.items():
+        if value is None or isinstance(value, dict | list):
+            raise args.child("Environment").error(str(key), value, "a string (or a number)")
+    return {**env, **{str(k): str(v) for k, v in given.items()}}
 
 
-def _tags(args: Args, request: LaunchRequest) -> list[dict[str, str]]:
-    tags = []
-    for tag in args.items("Tags"):
-        key, value = tag.get("Key", str, required=True), tag.get("Value", str, required=True)
-        if key != "WandbRunId":
-            tags.append({"Key": key, "Value": value})
-    tags.append({"Key": "WandbRunId", "Value": request.run.run_id})
+def _tags(args: Args, request: LaunchRequest) -> list[dict[str, Any]]:
+    """The user's tags (a WandbRunId one set to this run's, in place), then the run's and Airflow's ids."""
+    run_tag = {"Key": "WandbRunId", "Value": request.run.run_id}
+    if not isinstance(args.data.get("Tags", []), list):
+        raise args.error("Tags", args.data["Tags"], "a list of {Key: ..., Value: ...} mappings")
+    tags = [run_tag if tag.data.get("Key") == "WandbRunId" else dict(tag.data) for tag in args.items("Tags")]
+    if run_tag not in tags:
+        tags.append(run_tag)
     for key, value in request.airflow_ids.items():
         name = "Airflow" + "".join(p.title() for p in key.split("_"))
         tags.append({"Key": name, "Value": re.sub(r"[^\w.:/=+\-@ ]", "_", str(value))[:256]})

@@ -2,16 +2,36 @@
 
 W&B Launch's config is ``{"spec": {...}, "run": {...}}``: ``spec`` holds the ``aiplatform.CustomJob``
 constructor's arguments, ``run`` those of ``CustomJob.run()``/``submit()``. The result is the CustomJob
-message as a snake_case dict (``aiplatform_v1.CustomJob(result)`` accepts it). No SDK is imported here.
+message as a snake_case dict (``aiplatform_v1.CustomJob(result)`` accepts it).
+
+Every check runs here, before anything is submitted: worker pools against ``aiplatform_v1``'s own message types,
+machine types against the machine-family table, URIs and resource names against their documented shapes (see
+``validation``). The SDK is imported when a config is built (at execute time), never when this module is.
 """
 
 from __future__ import annotations
 
 import copy
 import re
+from collections.abc import Callable
 from typing import Any
 
 from airflow_wandb_launch.backends.vertex import RESOURCE
+from airflow_wandb_launch.backends.vertex.validation import (
+    blank,
+    check_custom_job,
+    check_machine,
+    check_message,
+    did_you_mean,
+    enum_names,
+    gcs_uri,
+    network,
+    service_account,
+    tensorboard,
+    text,
+    v1_type,
+)
+from airflow_wandb_launch.errors import MISSING
 from airflow_wandb_launch.launch.request import LaunchRequest
 from airflow_wandb_launch.launch.resource_args import Args
 
@@ -49,22 +69,18 @@ RUN_KEYS = frozenset(
         "experiment_run",
     }
 )
-POOL_KEYS = frozenset({"machine_spec", "replica_count", "container_spec", "disk_spec", "nfs_mounts", "lustre_mounts"})
-MACHINE_KEYS = frozenset(
-    {
-        "machine_type",
-        "accelerator_type",
-        "accelerator_count",
-        "tpu_topology",
-        "reservation_affinity",
-        "gpu_partition_size",
-    }
-)
-CONTAINER_KEYS = frozenset({"image_uri", "command", "args", "env"})
-DISK_KEYS = frozenset({"boot_disk_type", "boot_disk_size_gb"})
-STRATEGIES = ("ON_DEMAND", "LOW_COST", "STANDARD", "SPOT", "FLEX_START")
+#: a worker pool's keys are ``aiplatform_v1.WorkerPoolSpec``'s fields, but these
+POOL_LEAVE_OUT = {"python_package_spec": "a container_spec: W&B Launch runs container images"}
+#: ``DiskSpec.boot_disk_type``'s values, as aiplatform_v1 documents them
+BOOT_DISK_TYPES = ("pd-ssd", "pd-standard", "hyperdisk-balanced")
 RUN_ID_LABEL = "wandb-run-id"
 MAX_LABELS = 64
+#: Vertex's limits: a display name's characters, a container's env entries
+MAX_DISPLAY_NAME, MAX_ENV = 128, 100
+#: other resources' names (W&B Launch's and this provider's): a ``{name: {...}}`` wrapper of one is a wrong config
+OTHER_RESOURCES = frozenset(
+    {"sagemaker", "aws-sagemaker", "azure-ml", "azureml", "kubernetes", "local-container", "local-process", "local"}
+)
 
 
 def build_custom_job(request: LaunchRequest, resource_args: dict[str, Any], env: dict[str, str]) -> dict[str, Any]:
@@ -74,6 +90,7 @@ def build_custom_job(request: LaunchRequest, resource_args: dict[str, Any], env:
     variables) is appended to every container's env, the user's own entries winning on conflicts.
     """
     args = Args(RESOURCE, resource_args)
+    _reject_wrapper(args)
     args.only(frozenset({"spec", "run"}))
     spec, run = args.child("spec", required=True), args.child("run")
     _reject(spec, {"project": "the operator's project_id", "location": "the operator's region"})
@@ -83,29 +100,43 @@ def build_custom_job(request: LaunchRequest, resource_args: dict[str, Any], env:
     job_spec: dict[str, Any] = {
         "worker_pool_specs": _worker_pools(spec, request, env),
         "base_output_directory": {"output_uri_prefix": _output_dir(spec, request)},
-        "service_account": _either(spec, run, "service_account"),
-        "network": _either(spec, run, "network"),
-        "reserved_ip_ranges": _strings(spec, "reserved_ip_ranges"),
-        "persistent_resource_id": _either(spec, run, "persistent_resource_id"),
-        "tensorboard": run.get("tensorboard", str),
+        "service_account": _either(spec, run, "service_account", service_account),
+        "network": _either(spec, run, "network", network),
+        "reserved_ip_ranges": _strings(spec, "reserved_ip_ranges", empty=False),
+        "persistent_resource_id": _either(spec, run, "persistent_resource_id", text),
+        "tensorboard": tensorboard(run),
         "enable_web_access": run.get("enable_web_access", bool) or None,
         "scheduling": _scheduling(run),
     }
     run.get("sync", bool)
     custom_job = {
-        "display_name": spec.get("display_name", str) or request.job_name,
+        "display_name": _display_name(spec) or request.job_name,
         "job_spec": {k: v for k, v in job_spec.items() if v is not None},
         "labels": _labels(spec, request),
     }
-    key_name = spec.get("encryption_spec_key_name", str)
+    key_name = text(spec, "encryption_spec_key_name")
     if key_name:
         custom_job["encryption_spec"] = {"kms_key_name": key_name}
+    check_custom_job(custom_job)
     return custom_job
+
+
+def _reject_wrapper(args: Args) -> None:
+    """``{"sagemaker": {...}}`` given to vertex: another resource's config, said as such."""
+    if len(args.data) == 1:
+        name = next(iter(args.data))
+        if name in OTHER_RESOURCES:
+            raise args.error(
+                name,
+                args.data[name],
+                f"a vertex queue config ({{spec: ..., run: ...}}, or {{vertex: {{spec: ..., run: ...}}}}), "
+                f"not a config for the {name} resource: give it to that resource's operator",
+            )
 
 
 def _reject(args: Args, unsupported: dict[str, str]) -> None:
     for name, instead in unsupported.items():
-        if args.data.get(name) is not None:
+        if not blank(args.data.get(name)):
             raise args.error(name, args.data[name], f"no value: not supported here, use {instead}")
 
 
@@ -127,44 +158,43 @@ def _worker_pools(spec: Args, request: LaunchRequest, env: dict[str, str]) -> li
 def _pool(pool: Args, index: int, request: LaunchRequest, env: dict[str, str]) -> dict[str, Any]:
     if index > 0 and not pool.data:
         return {}  # an unused pool, kept to hold the others' positions
-    if "python_package_spec" in pool.data:
-        raise pool.error(
-            "python_package_spec",
-            pool.data["python_package_spec"],
-            "a container_spec: W&B Launch runs container images",
-        )
-    pool.only(POOL_KEYS)
+    check_message(pool, v1_type("WorkerPoolSpec"), leave_out=POOL_LEAVE_OUT)  # keys and types, at every depth
     replicas = pool.positive_int("replica_count")
-    machine = pool.child("machine_spec", required=True)
-    machine.only(MACHINE_KEYS)
-    machine.get("machine_type", str, required=True)
-    accelerator = machine.get("accelerator_type", str)
-    count = machine.positive_int("accelerator_count", minimum=0)
-    if count and not accelerator:
-        raise machine.error("accelerator_type", None, f"an accelerator type for accelerator_count {count}")
-    if accelerator and not count:
-        raise machine.error("accelerator_count", count, f"an integer >= 1 with accelerator_type {accelerator!r}")
+    check_machine(pool.child("machine_spec", required=True))
     disk = pool.child("disk_spec")
-    disk.only(DISK_KEYS)
-    disk.get("boot_disk_type", str)
+    disk_type = text(disk, "boot_disk_type")
+    if disk_type is not None and disk_type not in BOOT_DISK_TYPES:
+        hint = did_you_mean(disk_type, BOOT_DISK_TYPES)
+        raise disk.error("boot_disk_type", disk_type, f"one of {list(BOOT_DISK_TYPES)} (aiplatform_v1.DiskSpec){hint}")
     disk.positive_int("boot_disk_size_gb")
-    pool.get("nfs_mounts", list)
-    pool.get("lustre_mounts", list)
-    built = {k: v for k, v in pool.data.items() if v is not None}
+    for i, mount in enumerate(pool.items("nfs_mounts")):
+        for name in ("server", "path", "mount_point"):
+            text(mount, name, required=True, expected=f"a string (nfs_mounts[{i}] needs server, path and mount_point)")
+    built = _present(pool.data)
     built["replica_count"] = 1 if replicas is None else replicas
     built["container_spec"] = _container(pool, request, env)
     return built
+
+
+def _present(value: Any) -> Any:
+    """``value`` without the mapping entries that are not given (None, or an empty string), at every depth."""
+    if isinstance(value, dict):
+        return {k: _present(v) for k, v in value.items() if not blank(v)}
+    if isinstance(value, list):
+        return [_present(v) for v in value]
+    return value
 
 
 def _container(pool: Args, request: LaunchRequest, env: dict[str, str]) -> dict[str, Any]:
     if "container_spec" not in pool.data and request.image:
         pool = Args(pool.resource, {**pool.data, "container_spec": {}}, pool.path)
     container = pool.child("container_spec", required=True)
-    container.only(CONTAINER_KEYS)
-    image = container.get("image_uri", str) or request.image
+    image = text(container, "image_uri") or request.image
     if not image:
-        raise container.error("image_uri", None, "a container image (or the operator's image or job)")
-    built = {**container.data, "image_uri": image}
+        raise container.error(
+            "image_uri", container.data.get("image_uri"), "a container image (or the operator's image or job)"
+        )
+    built = {**_present(container.data), "image_uri": image}
     _strings(container, "args")
     command = list(request.entry_point) or _strings(container, "command")
     if command:
@@ -176,48 +206,70 @@ def _container(pool: Args, request: LaunchRequest, env: dict[str, str]) -> dict[
 def _env(container: Args, env: dict[str, str]) -> list[dict[str, str]]:
     given = []
     for item in container.items("env"):
-        item.only(frozenset({"name", "value"}))
-        given.append({"name": item.get("name", str, required=True), "value": item.get("value", str, default="")})
+        given.append({"name": text(item, "name", required=True), "value": item.get("value", str, default="")})
     names = {item["name"] for item in given}
-    return given + [{"name": k, "value": v} for k, v in env.items() if k not in names]
+    merged = given + [{"name": k, "value": v} for k, v in env.items() if k not in names]
+    if len(merged) > MAX_ENV:
+        raise container.error(
+            "env",
+            container.data.get("env"),
+            f"at most {MAX_ENV - len(merged) + len(given)} entries (Vertex's limit is {MAX_ENV} a container, "
+            f"with the W&B variables)",
+        )
+    return merged
 
 
-def _strings(args: Args, name: str) -> list[str] | None:
+def _strings(args: Args, name: str, *, empty: bool = True) -> list[str] | None:
+    """A list of strings (``empty``: an item may be an empty string, as a command's argument may)."""
     values = args.get(name, list)
     for i, value in enumerate(values or []):
-        if not isinstance(value, str):
-            raise args.error(f"{name}[{i}]", value, "a string")
+        if not isinstance(value, str) or (not empty and not value.strip()):
+            raise args.error(f"{name}[{i}]", value, "a string" if empty else "a non-empty string")
     return values
 
 
-def _either(spec: Args, run: Args, name: str) -> str | None:
+def _either(spec: Args, run: Args, name: str, read: Callable[..., str | None]) -> str | None:
     """A setting W&B reads from ``run`` and its docs show under ``spec``: either, or both the same."""
-    in_spec, in_run = spec.get(name, str), run.get(name, str)
+    in_spec, in_run = read(spec, name), read(run, name)
     if in_spec and in_run and in_spec != in_run:
         raise run.error(name, in_run, f"the same value as spec.{name} ({in_spec!r}), or only one")
     return in_run or in_spec
 
 
+def _display_name(spec: Args) -> str | None:
+    name = text(spec, "display_name")
+    if name is not None and len(name) > MAX_DISPLAY_NAME:
+        raise spec.error("display_name", name, f"at most {MAX_DISPLAY_NAME} characters (Vertex's limit)")
+    return name
+
+
 def _output_dir(spec: Args, request: LaunchRequest) -> str:
-    """``base_output_dir``, else a folder under ``staging_bucket`` as ``aiplatform.CustomJob`` makes."""
-    output = spec.get("base_output_dir", str)
-    bucket = spec.get("staging_bucket", str)
-    if not output and not bucket:
-        raise spec.error("staging_bucket", None, "a gs:// bucket (or base_output_dir): Vertex writes outputs there")
-    if not output:
-        bucket = bucket if bucket.startswith("gs://") else f"gs://{bucket}"
-        return f"{bucket.rstrip('/')}/aiplatform-custom-job-{request.job_name}"
-    if not output.startswith("gs://"):
-        raise spec.error("base_output_dir", output, "a gs:// URI")
-    return output
+    """``base_output_dir``, else a folder under ``staging_bucket`` as ``aiplatform.CustomJob`` makes.
+
+    Both must be ``gs://`` URIs (``staging_bucket`` may be a bare bucket name): another scheme is refused, never
+    rewritten.
+    """
+    bucket = gcs_uri(spec, "staging_bucket", bare_bucket=True)
+    output = gcs_uri(spec, "base_output_dir")
+    if output:
+        return output
+    if not bucket:
+        raise spec.error(
+            "staging_bucket",
+            spec.data.get("staging_bucket", MISSING),
+            "a gs:// bucket (or base_output_dir): Vertex writes outputs there",
+        )
+    return f"{bucket.rstrip('/')}/aiplatform-custom-job-{request.job_name}"
 
 
 def _scheduling(run: Args) -> dict[str, Any] | None:
     timeout = run.positive_int("timeout")
     max_wait = run.positive_int("max_wait_duration", minimum=0)
-    strategy = run.get("scheduling_strategy", str)
-    if strategy is not None and strategy.upper() not in STRATEGIES:
-        raise run.error("scheduling_strategy", strategy, f"one of {list(STRATEGIES)}")
+    strategy = text(run, "scheduling_strategy")
+    strategies = enum_names("Scheduling.Strategy")  # aiplatform_v1's own list
+    if strategy is not None and strategy.upper() not in strategies:
+        hint = did_you_mean(strategy, strategies)
+        raise run.error("scheduling_strategy", strategy, f"one of {list(strategies)} (any case){hint}")
     scheduling = {
         "timeout": {"seconds": timeout} if timeout else None,
         "restart_job_on_worker_restart": run.get("restart_job_on_worker_restart", bool) or None,
