@@ -61,6 +61,22 @@ class Backend(ABC):
     def submit(self, payload: dict[str, Any], run: RunIdentity) -> JobRef:
         """Submit a built request for ``run``; return a reference to the job."""
 
+    def planned_job_id(self, payload: dict[str, Any]) -> str | None:
+        """The job's id before submit, where the cloud lets the caller name it (None: the cloud assigns it)."""
+        return None
+
+    def find_submitted(self, payload: dict[str, Any], run: RunIdentity) -> JobRef | None:
+        """The job an interrupted earlier submit of ``payload`` created, if it reached the cloud.
+
+        Only backends whose cloud assigns job ids need it (found by a label carrying the run id); where the job
+        is named by the caller, ``submit`` of the same payload attaches to an existing job instead.
+        """
+        return None
+
+    def find_launched(self, run: RunIdentity, job_id: str | None) -> JobRef | None:
+        """The job launched for ``run`` (to stop it), from what was recorded before submit; None if none."""
+        return JobRef(self.resource, job_id, run, {}) if job_id else None
+
     @abstractmethod
     def status(self, ref: JobRef) -> JobStatus:
         """Read the job's state once."""

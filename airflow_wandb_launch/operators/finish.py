@@ -2,7 +2,7 @@
 
 In order: the cost (a failed job costs money too), the failure (XCom ``failure`` first, for a comparison
 downstream), the W&B run (it must exist and be ``finished`` when ``require_wandb_run``), the cost in the run's
-summary, the task state store emptied, asset events for the artifact versions the run logged.
+summary, asset events for the artifact versions the run logged.
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ from airflow_wandb_launch.assets import record_artifact_events
 from airflow_wandb_launch.cost.estimate import cost_dict, job_cost, write_cost_summary
 from airflow_wandb_launch.errors import LaunchJobFailed
 from airflow_wandb_launch.launch.job import JobRef, JobState, JobStatus
-from airflow_wandb_launch.launch.memory import forget_job
 from airflow_wandb_launch.launch.result import RunInfo, failure_record, launch_result
 
 if TYPE_CHECKING:
@@ -77,7 +76,6 @@ def finish_launch(task: LaunchTask, context: Context, ref: JobRef, status: JobSt
         fail(f"{backend.describe(ref)} succeeded but its W&B run {path} is {run.state!r}, not 'finished'.")
     if run is not None and cost is not None and online:
         write_cost_summary(task.wandb_hook, path, cost, task.log)
-    forget_job(context)
     result = launch_result(ref, status, run=run or RunInfo(state=None), resource=resource, cost=costs)
     record_artifact_events(task, context, result)  # wandb-artifact outlets: an event only for logged versions
     artifacts = [a["uri"] for a in result["artifacts"]]

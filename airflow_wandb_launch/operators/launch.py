@@ -13,11 +13,12 @@ from typing import Any, ClassVar
 from airflow.sdk import BaseOperator, Context
 from airflow.sdk.exceptions import TaskDeferralError, TaskDeferralTimeout, TaskDeferred
 
+from airflow_wandb_launch.assets import record_artifact_events
 from airflow_wandb_launch.backends import Backend, backend_class, canonical_resource, foreign_connection_arg
 from airflow_wandb_launch.errors import LaunchJobFailed, ResourceArgsError
 from airflow_wandb_launch.hooks.wandb import WandbHook
 from airflow_wandb_launch.launch.job import JobRef, JobState, JobStatus
-from airflow_wandb_launch.launch.memory import remember_job, remembered_job
+from airflow_wandb_launch.launch.memory import LaunchRecord, Phase, forget, remember, remembered, try_chain
 from airflow_wandb_launch.launch.prepare import prepare_launch
 from airflow_wandb_launch.launch.request import LaunchRequest
 from airflow_wandb_launch.launch.run import RunIdentity, make_run_id
@@ -60,6 +61,8 @@ class WandbLaunchOperator(BaseOperator):
         the task fails (default: no limit).
     :param cancel_on_kill: stop the job when the task is killed, marked or times out.
     :param require_wandb_run: fail unless the job's W&B run exists and is ``finished``.
+    :param wandb_api_key_env: pass the W&B API key to the job as ``WANDB_API_KEY`` in its definition (as W&B
+        Launch's own runners do); False for images that get the key from their own secret store.
     :param connection_args: the resource's connection arguments (``aws_conn_id``, ``region_name``, ...)
         are accepted as keyword arguments.
     """
@@ -104,6 +107,7 @@ class WandbLaunchOperator(BaseOperator):
         pending_timeout: timedelta | None = None,
         cancel_on_kill: bool = True,
         require_wandb_run: bool = True,
+        wandb_api_key_env: bool = True,
         **kwargs: Any,
     ) -> None:
         self.resource = canonical_resource(resource)
@@ -121,6 +125,7 @@ class WandbLaunchOperator(BaseOperator):
         self.wandb_conn_id = wandb_conn_id
         self.deferrable, self.poll_interval, self.pending_timeout = deferrable, poll_interval, pending_timeout
         self.cancel_on_kill, self.require_wandb_run = cancel_on_kill, require_wandb_run
+        self.wandb_api_key_env = wandb_api_key_env
         self._active: JobRef | None = None
 
     @cached_property
@@ -135,7 +140,10 @@ class WandbLaunchOperator(BaseOperator):
 
     def execute(self, context: Context) -> dict[str, Any]:
         try:
-            ref = self._reattach(context) or self._submit(context)
+            record = self._chain_record(context)
+            if record is not None and record.phase is Phase.SUCCEEDED and record.result is not None:
+                return self._replay(context, record)
+            ref = self._reattach(context, record) or self._submit(context, record)
         except Exception as err:  # failed before any job ran: a bad config, a refused submit
             push_failure(self, context, {"failed": True, "resource": self.resource, "reason": f"{err}"})
             raise
@@ -143,7 +151,8 @@ class WandbLaunchOperator(BaseOperator):
         self.log.info("%s%s", self.backend.describe(ref), f": {ref.job_url}" if ref.job_url else "")
         return self._wait(context, ref)
 
-    def _submit(self, context: Context) -> JobRef:
+    def _submit(self, context: Context, record: LaunchRecord | None) -> JobRef:
+        """Persist, then submit: the run (and so the job's name or label) is recorded before the cloud sees it."""
         backend, creds = self.backend, self.wandb_hook.credentials
         if not creds.online and not backend.runs_on_worker and self.require_wandb_run:
             raise ResourceArgsError(
@@ -152,23 +161,35 @@ class WandbLaunchOperator(BaseOperator):
                 None,
                 "a W&B API key (password): a cloud job cannot log its run without one",
             )
-        run = self._identity(context)
+        interrupted = record is not None and record.phase is Phase.SUBMITTING
+        run = record.run if interrupted else self._identity(context)  # type: ignore[union-attr]
         prepared = prepare_launch(
             self._request(context, run),
             self.resource_args,
             creds,
             resource_names=(self.resource, *backend.aliases),
             max_env_value_length=backend.max_env_value_length,
+            with_api_key=self.wandb_api_key_env,
             fill_macros=backend.fills_macros,
         )
         payload = backend.build(prepared.request, prepared.resource_args, prepared.env)
         run_url = run.url(creds.base_url) if creds.online else None
         self._push(context, run_id=run.run_id, run_path=run.run_path, **{RUN_URL_KEY: run_url})
-        self.log.info("Submitting %s job for W&B run %s", self.resource, run.run_path)
-        ref = backend.submit(payload, run)
+        if backend.runs_on_worker:  # the job lives and dies with this worker: nothing to find on a retry
+            ref = backend.submit(payload, run)
+            return ref.with_urls(job_url=backend.job_url(ref), run_url=run_url)
+        record = LaunchRecord(Phase.SUBMITTING, run, try_chain(context), backend.planned_job_id(payload))
+        if not remember(context, record, self.log):
+            self.log.warning("No task state store: a retry after a worker death may submit a second job.")
+        found = backend.find_submitted(payload, run) if interrupted else None
+        if found is not None:
+            self.log.info("An earlier try's submit of W&B run %s reached the cloud: attaching to it.", run.run_path)
+            ref = found
+        else:
+            self.log.info("Submitting %s job for W&B run %s", self.resource, run.run_path)
+            ref = backend.submit(payload, run)  # idempotent by the recorded name where the cloud names jobs
         ref = ref.with_urls(job_url=backend.job_url(ref), run_url=run_url)
-        if not backend.runs_on_worker:
-            remember_job(context, ref, self.log)
+        remember(context, record.submitted(ref), self.log)
         return ref
 
     def _identity(self, context: Context) -> RunIdentity:
@@ -227,11 +248,27 @@ class WandbLaunchOperator(BaseOperator):
         """XCom pushed with ``job_id`` beyond the common keys (queue mode adds ``queue_item_id``)."""
         return {}
 
-    def _reattach(self, context: Context) -> JobRef | None:
-        """The job an earlier try of this task submitted, if it is still running or it succeeded."""
-        if self.backend.runs_on_worker or not (stored := remembered_job(context)):
+    def _chain_record(self, context: Context) -> LaunchRecord | None:
+        """This try chain's launch record. A record of another chain means the user cleared the task: its job
+        is stopped (clear means clear) and the record dropped, so this try launches anew."""
+        if self.backend.runs_on_worker or (record := remembered(context)) is None:
             return None
-        ref = JobRef.from_dict(stored)
+        chain = try_chain(context)
+        if record.chain is None or chain is None or record.chain == chain:
+            return record
+        self.log.info("The task was cleared (try chain %s, was %s): launching anew.", chain, record.chain)
+        if record.phase is not Phase.SUCCEEDED:
+            job = record.job or self.backend.find_launched(record.run, record.job_id)
+            if job is not None:
+                self._cancel(job, "the task was cleared")
+        forget(context)
+        return None
+
+    def _reattach(self, context: Context, record: LaunchRecord | None) -> JobRef | None:
+        """The job an earlier try of this chain submitted, if it is still running or it succeeded."""
+        if record is None or record.phase is not Phase.SUBMITTED or record.job is None:
+            return None
+        ref = record.job
         try:
             state = self.backend.status(ref).state
         except Exception as err:
@@ -242,6 +279,20 @@ class WandbLaunchOperator(BaseOperator):
             self._push(context, run_id=ref.run.run_id, run_path=ref.run.run_path, **{RUN_URL_KEY: ref.run_url})
             return ref
         return None
+
+    def _replay(self, context: Context, record: LaunchRecord) -> dict[str, Any]:
+        """An earlier try of this chain succeeded (and died before Airflow recorded it): its result, again."""
+        result = dict(record.result or {})
+        self.log.info("An earlier try's job %s succeeded: returning its recorded result.", result.get("job_id"))
+        self._push(
+            context,
+            run_id=result.get("run_id"),
+            run_path=result.get("run_path"),
+            job_id=result.get("job_id"),
+            **{RUN_URL_KEY: result.get("run_url"), JOB_URL_KEY: result.get("job_url")},
+        )
+        record_artifact_events(self, context, result)
+        return result
 
     # -- wait -----------------------------------------------------------------------------------------------
 
@@ -295,8 +346,8 @@ class WandbLaunchOperator(BaseOperator):
         try:
             return super().resume_execution(next_method, next_kwargs, context)
         except (TaskDeferralError, TaskDeferralTimeout):  # Airflow timed the deferral out, or the trigger crashed
-            if stored := remembered_job(context):
-                self._cancel(JobRef.from_dict(stored), "the deferral failed or timed out")
+            if (record := remembered(context)) is not None and record.job is not None:
+                self._cancel(record.job, "the deferral failed or timed out")
             raise
 
     def on_kill(self) -> None:
@@ -322,7 +373,11 @@ class WandbLaunchOperator(BaseOperator):
             status = self.backend.final_status(ref, status)
         except Exception as err:  # the details are a nicety: the job's end is known
             self.log.warning("Could not read the ended %s's details: %s", self.backend.describe(ref), err)
-        return finish_launch(self, context, self.backend.resolve_run(ref, status), status)
+        result = finish_launch(self, context, self.backend.resolve_run(ref, status), status)
+        if not self.backend.runs_on_worker:  # before Airflow records the success: a retry returns this result
+            record = remembered(context) or LaunchRecord(Phase.SUBMITTED, ref.run, try_chain(context), ref.job_id, ref)
+            remember(context, record.succeeded(result), self.log)
+        return result
 
     def _push(self, context: Context, **values: Any) -> None:
         ti = context["ti"]

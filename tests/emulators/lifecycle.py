@@ -84,7 +84,24 @@ class Faults:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._queue: list[tuple[int, float, str | None]] = []
+        self._lost: list[tuple[int, str]] = []
         self.served: list[int] = []
+
+    def lose_response(self, method: str, status: int = 500, times: int = 1) -> None:
+        """Serve the next ``times`` ``method`` requests for real, then answer ``status`` instead of the result:
+        the request took effect but its caller never learns it (a worker killed with the call in flight)."""
+        with self._lock:
+            self._lost.extend([(status, method)] * times)
+
+    def take_lost(self, method: str) -> int | None:
+        """The status to answer instead of this served request's result, if its response is to be lost."""
+        with self._lock:
+            for i, (status, only) in enumerate(self._lost):
+                if only == method:
+                    del self._lost[i]
+                    self.served.append(status)
+                    return status
+            return None
 
     def inject(self, status: int, times: int = 1, *, delay: float = 0.0, method: str | None = None) -> None:
         """Answer the next ``times`` requests (of ``method``, if given) with ``status`` after ``delay`` s.

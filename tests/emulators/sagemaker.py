@@ -323,7 +323,10 @@ def _call_action(self: SageMakerResponse) -> Any:
         time.sleep(delay)
         if status != 200:
             return _fault_response(status, operation)
-    return BaseResponse.call_action(self)
+    response = BaseResponse.call_action(self)
+    if (lost := _emulator().faults.take_lost(operation)) is not None:
+        return _fault_response(lost, operation)
+    return response
 
 
 def _create_training_job(self: SageMakerResponse) -> ActionResult:

@@ -384,6 +384,8 @@ def _handler(emulator: VertexEmulator) -> type[BaseHTTPRequestHandler]:
                     status, payload = e.code, e.body()
                 except json.JSONDecodeError as e:
                     status, payload = 400, ApiError(400, f"Invalid JSON payload: {e}").body()
+                if status == 200 and (lost := emulator.faults.take_lost(operation)) is not None:
+                    status, payload = lost, ApiError(lost, f"Injected fault {lost} (the call took effect).").body()
             data = json.dumps(payload).encode()
             self.send_response(status)
             self.send_header("Content-Type", "application/json; charset=UTF-8")

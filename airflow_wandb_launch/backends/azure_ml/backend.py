@@ -142,6 +142,10 @@ class AzureMLBackend(Backend):
             client.jobs.create_or_update(command(environment=Environment(image=payload["image"]), **kwargs))
         return JobRef(RESOURCE, name, run, {**where, **listing}, pricing)
 
+    def planned_job_id(self, payload: dict[str, Any]) -> str:
+        """Azure ML jobs are named by the caller: a submit of the same name attaches to the existing job."""
+        return payload["command"]["name"]
+
     def _pricing(self, payload: dict[str, Any]) -> PricingInputs:
         """The pricing inputs, with the workspace's region (best effort: None if it cannot be read)."""
         try:

@@ -86,6 +86,10 @@ class SageMakerBackend(Backend):
         where = {"region": self.region, CREATED_AT: time.time()}
         return JobRef(RESOURCE, name, run, where, pricing_inputs(payload, self.region))
 
+    def planned_job_id(self, payload: dict[str, Any]) -> str:
+        """SageMaker jobs are named by the caller: a submit of the same name attaches to the existing job."""
+        return payload["TrainingJobName"]
+
     def _role_arn(self, role: str) -> str:
         """A bare role name becomes an ARN in the connection's account, as W&B Launch does."""
         if role.startswith("arn:"):

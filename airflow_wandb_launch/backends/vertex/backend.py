@@ -156,11 +156,25 @@ class VertexBackend(Backend):
             custom_job = v1.CustomJob(payload)
         except (ValueError, KeyError, TypeError) as err:  # an enum name Vertex does not know, say
             raise ResourceArgsError(RESOURCE, "spec", payload.get("job_spec"), f"a valid CustomJob ({err})") from err
-        parent = f"projects/{self.project}/locations/{self.region}"
-        created = self._create(parent, custom_job, payload["labels"][RUN_ID_LABEL])
-        pricing = pricing_inputs(payload, self.region)
-        where = {"project": self.project, "region": self.region, CREATED_AT: creation_epoch(created)}
-        return JobRef(RESOURCE, created.name, run, where, pricing)
+        created = self._create(self._parent, custom_job, payload["labels"][RUN_ID_LABEL])
+        return self._ref(created, run, pricing_inputs(payload, self.region))
+
+    @property
+    def _parent(self) -> str:
+        return f"projects/{self.project}/locations/{self.region}"
+
+    def _ref(self, custom_job: Any, run: RunIdentity, pricing: Any) -> JobRef:
+        where = {"project": self.project, "region": self.region, CREATED_AT: creation_epoch(custom_job)}
+        return JobRef(RESOURCE, custom_job.name, run, where, pricing)
+
+    def find_submitted(self, payload: dict[str, Any], run: RunIdentity) -> JobRef | None:
+        """Vertex assigns job ids: an interrupted submit's job is found by its ``wandb-run-id`` label."""
+        found = self._find_by_run_id(self._parent, payload["labels"][RUN_ID_LABEL])
+        return self._ref(found, run, pricing_inputs(payload, self.region)) if found is not None else None
+
+    def find_launched(self, run: RunIdentity, job_id: str | None) -> JobRef | None:
+        found = self._find_by_run_id(self._parent, run.run_id)
+        return self._ref(found, run, None) if found is not None else None
 
     def _create(self, parent: str, custom_job: Any, run_id: str) -> Any:
         """Create the job. A 429 is retried; after a 500/503 (which may have created it) look before retrying."""
