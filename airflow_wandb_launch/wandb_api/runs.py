@@ -112,7 +112,7 @@ def runs_filter(run_ids: list[str]) -> str:
 
 
 def group_by_project(run_paths: list[str]) -> dict[tuple[str, str], list[str]]:
-    """``(entity, project) -> run ids`` for ``entity/project/run_id`` paths, in pages of ``RUNS_PAGE_SIZE``. Pure."""
+    """``(entity, project) -> run ids`` for ``entity/project/run_id`` paths (paged by cursor when read). Pure."""
     groups: dict[tuple[str, str], list[str]] = {}
     for path in run_paths:
         entity, project, run_id = path.split("/")

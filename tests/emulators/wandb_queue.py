@@ -4,7 +4,8 @@ The GraphQL operations are the ones wandb 0.31 sends (``LaunchApi.push_to_run_qu
 ``QueuedRun._get_item`` / ``delete``, wandb-core's ``StopRun``) plus our ``AirflowRunStorageId`` /
 ``AirflowRunQueueItemError``. Tests drive the agent either by hand (``agent_claim``, ``fail_item``,
 ``server.set_run_state``) or by script (``script``): claim after K item reads, then walk the run
-through a ``Lifecycle`` one step per run-state read.
+through a ``Lifecycle`` one step per run-state read (``AirflowRunState``, or a batched ``AirflowRunsState`` page
+that carries the run).
 """
 
 from __future__ import annotations
@@ -63,6 +64,7 @@ class LaunchQueues:
             "AirflowRunStorageId": self.server._run_query,
             "StopRun": self._stop_run,
             "AirflowRunState": self._advancing(current["AirflowRunState"]),
+            "AirflowRunsState": self._advancing_many(current["AirflowRunsState"]),
         }
 
     # --- driving it from tests ---------------------------------------------------------------------
@@ -187,6 +189,21 @@ class LaunchQueues:
             if lifecycle is not None and self.server.run(*key) is not None:
                 self.server.set_run_state(*key, lifecycle.read().state)
             return run_query(v)
+
+        return handler
+
+    def _advancing_many(self, runs_query: Callable[[Json], Json]) -> Callable[[Json], Json]:
+        """A batched run-state read (one page of a project's runs): each scripted run on the page moves one step,
+        as if it had been read on its own."""
+
+        def handler(v: Json) -> Json:
+            page = self.server._runs_query(v)  # which runs this page answers for (an uncounted look)
+            for edge in page["project"]["runs"]["edges"]:
+                key = (v["entity"], v["project"], edge["node"]["name"])
+                lifecycle = self._run_scripts.get(key)
+                if lifecycle is not None:
+                    self.server.set_run_state(*key, lifecycle.read().state)
+            return runs_query(v)
 
         return handler
 

@@ -6,6 +6,7 @@ to exactly the selection set of the query (aliases, fragments and ``@include``/`
 so one handler serves every variant of a query. An unknown operation gets a GraphQL error and a
 loud log line, so gaps in the fake show up at once. Artifact files (e.g. a W&B job's ``wandb-job.json``)
 are served over plain HTTP GET, as W&B's storage serves them (see ``wandb_artifacts``).
+``fail_next(operation, times, status)`` makes the next requests of an operation fail (a 500, or a GraphQL error).
 """
 
 from __future__ import annotations
@@ -98,6 +99,7 @@ class WandbServer:
         self.base_url = ""
         self.requests: list[Json] = []
         self._lock = threading.RLock()
+        self._faults: list[list[Any]] = []  # [operation, requests left, HTTP status, message]
         self._runs: dict[tuple[str, str, str], Json] = {}
         self._versions: dict[tuple[str, str, str], list[Json]] = {}  # (entity, project, name) -> versions
         self._aliases: dict[tuple[str, str, str], dict[str, int]] = {}  # alias -> version index
@@ -238,6 +240,30 @@ class WandbServer:
     def operations(self) -> list[str]:
         with self._lock:
             return [r["operation"] for r in self.requests]
+
+    def fail_next(self, operation: str, times: int = 1, status: int = 500, message: str | None = None) -> None:
+        """Answer the next ``times`` requests of ``operation`` with an error instead of running its handler.
+
+        :param status: the HTTP status (500: a server error); 200 answers a GraphQL error (``data: null``).
+        :param message: the error's message.
+        """
+        with self._lock:
+            self._faults.append([operation, times, status, message or f"W&B fake: injected {status} for {operation}"])
+
+    def clear_faults(self) -> None:
+        """Drop the faults not served yet."""
+        with self._lock:
+            self._faults.clear()
+
+    def _fault(self, operation: str) -> tuple[int, Json] | None:
+        """The injected answer for this request of ``operation``, if one is due (under the lock)."""
+        fault = next((f for f in self._faults if f[0] == operation), None)
+        if fault is None:
+            return None
+        fault[1] -= 1
+        if fault[1] <= 0:
+            self._faults.remove(fault)
+        return fault[2], {"data": None, "errors": [{"message": fault[3]}]}
 
     # --- GraphQL nodes ---------------------------------------------------------------------------
 
@@ -424,6 +450,9 @@ class WandbServer:
         variables = body.get("variables") or {}
         with self._lock:
             self.requests.append({"operation": name, "variables": variables, "auth_user": auth[0], "auth_key": auth[1]})
+            fault = self._fault(name)
+        if fault is not None:
+            return fault
         if auth != ("api", self.api_key):
             return 401, {"errors": [{"message": "user is not logged in"}]}
         if doc is None or op is None:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import replace
 from typing import Any, ClassVar
 
-from airflow_wandb_launch.backends.base import Backend
+from airflow_wandb_launch.backends.base import MAX_CONCURRENT_READS, Backend
 from airflow_wandb_launch.backends.wandb_queue.spec import (
     WHO,
     build_run_spec,
@@ -14,14 +15,20 @@ from airflow_wandb_launch.backends.wandb_queue.spec import (
     check_template_variables,
     normalize_priority,
 )
-from airflow_wandb_launch.backends.wandb_queue.states import PREEMPTED_STATES, item_status, run_status
+from airflow_wandb_launch.backends.wandb_queue.states import PREEMPTED_STATES, job_status, needs_run
 from airflow_wandb_launch.errors import ResourceArgsError
 from airflow_wandb_launch.launch.job import JobRef, JobStatus
 from airflow_wandb_launch.launch.request import LaunchRequest
 from airflow_wandb_launch.launch.run import RunIdentity
 from airflow_wandb_launch.wandb_api import queue as ops
 from airflow_wandb_launch.wandb_api.graphql import GraphQLClient
-from airflow_wandb_launch.wandb_api.runs import RUN_STATE_QUERY, read_run_state, run_variables
+from airflow_wandb_launch.wandb_api.runs import (
+    RUN_STATE_QUERY,
+    aread_run_states,
+    group_by_project,
+    read_run_state,
+    run_variables,
+)
 
 log = logging.getLogger(__name__)
 RESOURCE = "wandb-queue"
@@ -32,8 +39,23 @@ def duration_words(seconds: float) -> str:
     return f"{seconds / 60:g} min" if seconds >= 60 else f"{seconds:g} s"
 
 
+class _InThreads:
+    """A sync GraphQL client's ``execute`` as ``aexecute``, each call in a thread: the batched run reads go through
+    the backend's one client (and its connection pool), like its item reads, and leave nothing open in the loop."""
+
+    def __init__(self, client: GraphQLClient) -> None:
+        self.client = client
+
+    async def aexecute(self, query: str, variables: dict[str, Any], operation: str) -> dict[str, Any]:
+        return await asyncio.to_thread(self.client.execute, query, variables, operation)
+
+
 class WandbQueueBackend(Backend):
     """W&B Launch run queues: push = submit, the item then its run = status, take back or stop = cancel.
+
+    In the triggerer (``astatus_many``) the items of a round are read one by one, and the runs of those picked up
+    together, one ``AirflowRunsState`` query per W&B project; ``status`` (the worker) reads one job the same way
+    and both read the answers with ``states.job_status``.
 
     ``request.options`` carries ``queue_name``, ``project_queue``, ``template_variables`` and ``priority``.
     The job id is the run queue item id; the run is the one the spec names (an agent honours its run id).
@@ -58,6 +80,9 @@ class WandbQueueBackend(Backend):
 
             self._client = WandbHook(self.connection_args["wandb_conn_id"]).graphql()
         return self._client
+
+    def prepare_client(self) -> None:
+        self.client  # noqa: B018 - the connection read and the GraphQL client built now, in the caller's thread
 
     def build(self, request: LaunchRequest, resource_args: dict[str, Any], env: dict[str, str]) -> dict[str, Any]:
         options = request.options
@@ -92,19 +117,74 @@ class WandbQueueBackend(Backend):
         return JobRef(RESOURCE, item_id, run, {**queue.to_dict(), "queue_resource": stored.get("resource")})
 
     def status(self, ref: JobRef) -> JobStatus:
-        queue, where = self._queue(ref), self.describe_item(ref)
+        item, error = self._item(ref)
+        run_path = self._run_of(ref, item).run_path
+        run = None
+        if needs_run(item):
+            run = read_run_state(self.client.execute(RUN_STATE_QUERY, run_variables(run_path), "AirflowRunState"))
+        return job_status(item, self.describe_item(ref), error, run_path, run)
+
+    def _item(self, ref: JobRef) -> tuple[dict[str, Any] | None, str | None]:
+        """The job's queue item (None: gone), and why the agent failed it (read only for a FAILED item). Blocking."""
+        queue = self._queue(ref)
         item = ops.item_state(self.client, queue, ref.job_id)
         error = ops.item_error(self.client, queue, ref.job_id) if item and item.get("state") == "FAILED" else None
-        waiting = item_status(item, where, error)
-        if waiting is not None and item is not None:
-            return waiting
-        run = self._run_of(ref, item)
-        data = self.client.execute(RUN_STATE_QUERY, run_variables(run.run_path), "AirflowRunState")
-        found = read_run_state(data)
-        if found is None and waiting is not None:  # the item is gone and no run ever started
-            return waiting
-        status = run_status(found["state"] if found else None, run.run_path)
-        return replace(status, details={**status.details, "run_id": run.run_id})
+        return item, error
+
+    async def astatus_many(self, refs: list[JobRef]) -> dict[str, JobStatus | BaseException]:
+        """Each item read on its own (``GetRunQueueItem``, ``MAX_CONCURRENT_READS`` at once), then the runs of the
+        items picked up read together: one ``AirflowRunsState`` query per W&B project and page of 100 runs.
+
+        A failed item read fails that job's read only; a failed project read, the jobs whose runs are in it. When no
+        item could be read at all (W&B down, the key revoked) the round fails as a whole, and the connection's
+        poller backs off.
+        """
+        if self._client is None:
+            await asyncio.to_thread(self.prepare_client)  # once, before the threads below share it
+        limit = asyncio.Semaphore(MAX_CONCURRENT_READS)
+
+        async def read_item(ref: JobRef) -> tuple[dict[str, Any] | None, str | None]:
+            async with limit:
+                return await asyncio.to_thread(self._item, ref)
+
+        reads = await asyncio.gather(*(read_item(ref) for ref in refs), return_exceptions=True)
+        failed = [read for read in reads if isinstance(read, BaseException)]
+        if failed and len(failed) == len(refs):
+            raise failed[0]
+        results: dict[str, JobStatus | BaseException] = {}
+        picked_up: list[tuple[JobRef, dict[str, Any] | None, str | None, str]] = []
+        for ref, read in zip(refs, reads, strict=True):
+            if isinstance(read, BaseException):
+                results[ref.job_id] = read
+                continue
+            item, error = read
+            run_path = self._run_of(ref, item).run_path
+            if needs_run(item):
+                picked_up.append((ref, item, error, run_path))
+            else:
+                results[ref.job_id] = job_status(item, self.describe_item(ref), error, run_path, None)
+        runs = await self._run_states({run_path for *_, run_path in picked_up})
+        for ref, item, error, run_path in picked_up:
+            run = runs[run_path]
+            if isinstance(run, BaseException):
+                results[ref.job_id] = run
+            else:
+                results[ref.job_id] = job_status(item, self.describe_item(ref), error, run_path, run)
+        return results
+
+    async def _run_states(self, run_paths: set[str]) -> dict[str, dict[str, Any] | BaseException | None]:
+        """``{"state", "summary"}`` of each run (None: no such run yet), one query per project (concurrently);
+        the runs of a project whose read failed get its error."""
+        projects = [
+            [f"{entity}/{project}/{run_id}" for run_id in run_ids]
+            for (entity, project), run_ids in group_by_project(sorted(run_paths)).items()
+        ]
+        client = _InThreads(self.client)
+        reads = await asyncio.gather(*(aread_run_states(client, paths) for paths in projects), return_exceptions=True)
+        found: dict[str, dict[str, Any] | BaseException | None] = {}
+        for paths, read in zip(projects, reads, strict=True):
+            found.update(dict.fromkeys(paths, read) if isinstance(read, BaseException) else read)
+        return found
 
     def _run_of(self, ref: JobRef, item: dict[str, Any] | None) -> RunIdentity:
         """The run the agent started: the spec's run id, unless the agent reported another."""
