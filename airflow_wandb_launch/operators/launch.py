@@ -22,6 +22,7 @@ from airflow_wandb_launch.launch.memory import LaunchRecord, Phase, forget, reme
 from airflow_wandb_launch.launch.prepare import prepare_launch
 from airflow_wandb_launch.launch.request import LaunchRequest
 from airflow_wandb_launch.launch.run import RunIdentity, make_run_id
+from airflow_wandb_launch.lineage import OpenLineageMixin
 from airflow_wandb_launch.links import JOB_URL_KEY, RUN_URL_KEY, CloudJobLink, WandbRunLink
 from airflow_wandb_launch.operators.finish import finish_launch, push_failure
 from airflow_wandb_launch.triggers.launch import LaunchJobTrigger
@@ -31,7 +32,7 @@ from airflow_wandb_launch.triggers.polling import wait_in_process
 DEFERRAL_GRACE = timedelta(minutes=5)
 
 
-class WandbLaunchOperator(BaseOperator):
+class WandbLaunchOperator(OpenLineageMixin, BaseOperator):
     """Run a W&B Launch job on a resource and return its W&B result.
 
     The W&B run id is chosen before submit (unique per try) and handed to the job as ``WANDB_RUN_ID``;
@@ -173,6 +174,7 @@ class WandbLaunchOperator(BaseOperator):
             fill_macros=backend.fills_macros,
         )
         payload = backend.build(prepared.request, prepared.resource_args, prepared.env)
+        self.remember_lineage_request(context, payload)  # its datasets (URIs only) for OpenLineage, if enabled
         run_url = run.url(creds.base_url) if creds.online else None
         self._push(context, run_id=run.run_id, run_path=run.run_path, **{RUN_URL_KEY: run_url})
         if backend.runs_on_worker:  # the job lives and dies with this worker: nothing to find on a retry
@@ -292,6 +294,7 @@ class WandbLaunchOperator(BaseOperator):
             **{RUN_URL_KEY: result.get("run_url"), JOB_URL_KEY: result.get("job_url")},
         )
         record_artifact_events(self, context, result)
+        self._lineage_result = result
         return result
 
     # -- wait -----------------------------------------------------------------------------------------------
@@ -377,6 +380,7 @@ class WandbLaunchOperator(BaseOperator):
         if not self.backend.runs_on_worker:  # before Airflow records the success: a retry returns this result
             record = remembered(context) or LaunchRecord(Phase.SUBMITTED, ref.run, try_chain(context), ref.job_id, ref)
             remember(context, record.succeeded(result), self.log)
+        self._lineage_result = result
         return result
 
     def _push(self, context: Context, **values: Any) -> None:
