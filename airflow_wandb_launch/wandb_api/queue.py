@@ -39,6 +39,17 @@ query GetRunQueueItem($projectName: String!, $entityName: String!, $runQueue: St
     }
 }
 """
+# The SDK's ``GetRunQueueItems`` (``RunQueue.items``) with each item's run spec: an interrupted push's item is found
+# by the run id its spec carries.
+LIST_ITEMS = """
+query AirflowRunQueueItems($projectName: String!, $entityName: String!, $runQueue: String!) {
+    project(name: $projectName, entityName: $entityName) {
+        runQueue(name: $runQueue) {
+            runQueueItems(first: 100) { edges { node { id state associatedRunId runSpec } } }
+        }
+    }
+}
+"""
 # Not in the SDK: the item's failure, asked for only once it is FAILED (tolerated if the server lacks it).
 GET_ITEM_ERROR = """
 query AirflowRunQueueItemError($projectName: String!, $entityName: String!, $runQueue: String!, $itemId: ID!) {
@@ -166,6 +177,18 @@ def _item(data: dict[str, Any]) -> dict[str, Any] | None:
 def item_state(client: GraphQLClient, queue: QueueRef, item_id: str) -> dict[str, Any] | None:
     """``{"id", "state", "associatedRunId"}`` of a queue item; None if the queue has no such item."""
     return _item(client.execute(GET_ITEM, queue.variables(item_id), "GetRunQueueItem"))
+
+
+def find_item(client: GraphQLClient, queue: QueueRef, run_id: str) -> str | None:
+    """The id of the queue's item whose run spec names ``run_id`` (among its first 100), or None."""
+    variables = {k: v for k, v in queue.variables("").items() if k != "itemId"}
+    data = client.execute(LIST_ITEMS, variables, "AirflowRunQueueItems")
+    edges = (((data.get("project") or {}).get("runQueue") or {}).get("runQueueItems") or {}).get("edges") or ()
+    for edge in edges:
+        node = edge.get("node") or {}
+        if json.loads(node.get("runSpec") or "{}").get("run_id") == run_id:
+            return node["id"]
+    return None
 
 
 def item_error(client: GraphQLClient, queue: QueueRef, item_id: str) -> str | None:

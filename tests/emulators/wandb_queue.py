@@ -58,6 +58,7 @@ class LaunchQueues:
         return {
             "pushToRunQueueByName": self._push,
             "GetRunQueueItem": self._get_item,
+            "AirflowRunQueueItems": self._list_items,
             "AirflowRunQueueItemError": self._get_item,
             "fetchRunQueuesFromProject": self._queue_id,
             "DeleteFromRunQueue": self._delete,
@@ -165,6 +166,25 @@ class LaunchQueues:
         node = {k: item[k] for k in ("id", "state", "associatedRunId", "priority", "error")}
         node["runSpec"] = json.dumps(item["spec"])
         return {"project": {"runQueue": {"id": self._queues[key]["id"], "runQueueItem": node}}}
+
+    def _list_items(self, v: Json) -> Json:
+        """``runQueueItems(first: 100)``: the queue's items still on it, oldest first (no reads counted)."""
+        key = (v["entityName"], v["projectName"], v["runQueue"])
+        if key not in self._queues:
+            return {"project": {"runQueue": None}}
+        items = [i for i in self._items.values() if i["queue"] == key and not i["deleted"]][:100]
+        edges = [
+            {
+                "node": {
+                    "id": i["id"],
+                    "state": i["state"],
+                    "associatedRunId": i["associatedRunId"],
+                    "runSpec": json.dumps(i["spec"]),
+                }
+            }
+            for i in items
+        ]
+        return {"project": {"runQueue": {"id": self._queues[key]["id"], "runQueueItems": {"edges": edges}}}}
 
     def _run_script(self, item: Json, script: AgentScript | None) -> None:
         if script is None or item["state"] != "PENDING" or script.claim_after is None:

@@ -100,6 +100,7 @@ class WandbServer:
         self.requests: list[Json] = []
         self._lock = threading.RLock()
         self._faults: list[list[Any]] = []  # [operation, requests left, HTTP status, message]
+        self._lost: list[str] = []  # operations whose next answer is lost after they ran
         self._runs: dict[tuple[str, str, str], Json] = {}
         self._versions: dict[tuple[str, str, str], list[Json]] = {}  # (entity, project, name) -> versions
         self._aliases: dict[tuple[str, str, str], dict[str, int]] = {}  # alias -> version index
@@ -250,10 +251,17 @@ class WandbServer:
         with self._lock:
             self._faults.append([operation, times, status, message or f"W&B fake: injected {status} for {operation}"])
 
+    def lose_next(self, operation: str, times: int = 1) -> None:
+        """Run the next ``times`` requests of ``operation`` for real, then answer HTTP 500: the call took effect
+        but its caller never learns it (a worker killed with the call in flight)."""
+        with self._lock:
+            self._lost.extend([operation] * times)
+
     def clear_faults(self) -> None:
         """Drop the faults not served yet."""
         with self._lock:
             self._faults.clear()
+            self._lost.clear()
 
     def _fault(self, operation: str) -> tuple[int, Json] | None:
         """The injected answer for this request of ``operation``, if one is due (under the lock)."""
@@ -468,6 +476,10 @@ class WandbServer:
         except Exception as e:  # a gap in the fake: make it loud, but answer
             log.exception("W&B fake: %s failed on variables %s", name, variables)
             return 200, {"data": None, "errors": [{"message": f"W&B fake: {name} failed: {e!r}"}]}
+        with self._lock:
+            if name in self._lost:
+                self._lost.remove(name)
+                return 500, {"errors": [{"message": f"W&B fake: the answer to {name} was lost"}]}
         return 200, {"data": _Select(doc, variables)(data, op.selection_set)}
 
 

@@ -200,3 +200,33 @@ def test_a_cleared_success_trains_anew(sagemaker, container):
     cleared = operator.execute(_context(store, try_number=2, max_tries=1))  # cleared: max_tries = 1 + 0
     assert cleared["job_id"] != first["job_id"] and len(sagemaker.job_names()) == 2
     assert sagemaker.stop_calls() == []  # the old job had ended: nothing to stop
+
+
+def test_a_queue_push_whose_answer_was_lost_is_found_by_its_run_id(wandb_conn, capfd):
+    """W&B assigns queue item ids: the retry finds the first try's item by the run id its spec carries."""
+    from airflow_wandb_launch.operators import WandbLaunchQueueOperator
+    from tests.conftest import ENTITY
+    from tests.emulators.wandb_queue import AgentScript
+
+    queues = wandb_conn.queues
+    queues.reset()
+    queues.add_queue(ENTITY, name="once-queue", resource="sagemaker", script=AgentScript(claim_after=2))
+    wandb_conn.lose_next("pushToRunQueueByName")
+    dag_run, xcom = run_dag(
+        lambda: WandbLaunchQueueOperator(
+            task_id="train",
+            queue_name="once-queue",
+            image=IMAGE,
+            project="once-tests",
+            poll_interval=0.05,
+            retries=1,
+            retry_delay=timedelta(0),
+        )
+    )
+
+    assert task_states(dag_run) == {"train": "success"}
+    [item] = queues.items("once-queue")  # one item, not two
+    result = xcom["train"]["return_value"]
+    assert result["job_id"] == item["id"] and result["run_id"] == item["spec"]["run_id"]
+    assert "An earlier try's submit of W&B run" in capfd.readouterr().out
+    queues.reset()

@@ -116,6 +116,17 @@ class WandbQueueBackend(Backend):
         log.info("Item %s on queue %s: waiting for an agent to pick it up", item_id, queue.label)
         return JobRef(RESOURCE, item_id, run, {**queue.to_dict(), "queue_resource": stored.get("resource")})
 
+    def find_submitted(self, payload: dict[str, Any], run: RunIdentity) -> JobRef | None:
+        """W&B assigns item ids: an interrupted push's item is found by the run id its spec carries."""
+        queue = ops.QueueRef.from_dict(payload["queue"])
+        item_id = ops.find_item(self.client, queue, run.run_id)
+        if item_id is None:
+            return None
+        return JobRef(RESOURCE, item_id, run, {**queue.to_dict(), "queue_resource": payload["spec"].get("resource")})
+
+    def find_launched(self, run: RunIdentity, job_id: str | None) -> JobRef | None:
+        return None  # the queue is named by the task's options, not by the record: stopping falls to the trigger
+
     def status(self, ref: JobRef) -> JobStatus:
         item, error = self._item(ref)
         run_path = self._run_of(ref, item).run_path
