@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from airflow_wandb_launch.launch.job import JobRef, JobStatus, elapsed_seconds
+from airflow_wandb_launch.launch.logs import LogChunk
 from airflow_wandb_launch.launch.request import LaunchRequest
 from airflow_wandb_launch.launch.run import RunIdentity
 
@@ -46,6 +47,8 @@ class Backend(ABC):
     fills_macros: ClassVar[bool] = True
     #: the cloud's limit on one environment variable's length, if any.
     max_env_value_length: ClassVar[int | None] = None
+    #: ``alog_lines`` reads the job's own log lines (the operator's ``stream_logs=None`` follows this).
+    streams_logs: ClassVar[bool] = False
 
     def __init__(self, **connection_args: Any) -> None:
         unknown = set(connection_args) - set(self.connection_params)
@@ -148,6 +151,17 @@ class Backend(ABC):
 
     async def acancel(self, ref: JobRef) -> str | None:
         return await asyncio.to_thread(self.cancel, ref)
+
+    async def alog_lines(
+        self, ref: JobRef, cursor: dict[str, Any] | None, limit: int, *, final: bool = False
+    ) -> LogChunk:
+        """The job's log lines written since ``cursor`` (None: since it started), at most ``limit`` of them.
+
+        Called by the trigger after each status read (``final``: once more after the job ended). It must not
+        block the event loop, should reuse the backend's client, and must not change ``cursor``; a permission
+        error is raised as ``launch.logs.LogsDenied``. By default a backend has no logs to read.
+        """
+        return LogChunk(cursor=dict(cursor or {}), supported=False)
 
     def close(self) -> None:  # noqa: B027 - optional hook, most backends hold nothing to release
         """Release clients (called when the trigger or task is done with the backend)."""

@@ -62,6 +62,10 @@ class WandbLaunchOperator(OpenLineageMixin, BaseOperator):
         the task fails (default: no limit).
     :param cancel_on_kill: stop the job when the task is killed, marked or times out.
     :param require_wandb_run: fail unless the job's W&B run exists and is ``finished``.
+    :param stream_logs: show the cloud job's log lines in the task log while it runs (None: wherever the
+        resource's backend can read them, today SageMaker).
+    :param max_log_lines_per_poll: log lines shown per poll at most (the newest; a "… N lines skipped" line
+        stands for the rest).
     :param wandb_api_key_env: pass the W&B API key to the job as ``WANDB_API_KEY`` in its definition (as W&B
         Launch's own runners do); False for images that get the key from their own secret store.
     :param connection_args: the resource's connection arguments (``aws_conn_id``, ``region_name``, ...)
@@ -109,6 +113,8 @@ class WandbLaunchOperator(OpenLineageMixin, BaseOperator):
         cancel_on_kill: bool = True,
         require_wandb_run: bool = True,
         wandb_api_key_env: bool = True,
+        stream_logs: bool | None = None,
+        max_log_lines_per_poll: int = 200,
         **kwargs: Any,
     ) -> None:
         self.resource = canonical_resource(resource)
@@ -127,6 +133,9 @@ class WandbLaunchOperator(OpenLineageMixin, BaseOperator):
         self.deferrable, self.poll_interval, self.pending_timeout = deferrable, poll_interval, pending_timeout
         self.cancel_on_kill, self.require_wandb_run = cancel_on_kill, require_wandb_run
         self.wandb_api_key_env = wandb_api_key_env
+        if max_log_lines_per_poll < 1:
+            raise ResourceArgsError(self.resource, "max_log_lines_per_poll", max_log_lines_per_poll, "an integer >= 1")
+        self.stream_logs, self.max_log_lines_per_poll = stream_logs, max_log_lines_per_poll
         self._active: JobRef | None = None
 
     @cached_property
@@ -339,6 +348,8 @@ class WandbLaunchOperator(OpenLineageMixin, BaseOperator):
             pending_timeout=pending.total_seconds() if pending else None,
             pending_since=time.time(),
             cancel_on_kill=self.cancel_on_kill,
+            stream_logs=self.backend.streams_logs if self.stream_logs is None else self.stream_logs,
+            max_log_lines_per_poll=self.max_log_lines_per_poll,
         )
 
     def execute_complete(self, context: Context, event: dict[str, Any]) -> dict[str, Any]:

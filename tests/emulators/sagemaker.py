@@ -14,7 +14,11 @@ handlers are patched (in this process, so callers in other processes see the sam
 * ``set_status(name, "Completed")`` / ``finish_all()`` end jobs at once, for Describe and List alike.
 * ``meter`` counts requests per operation and reads per job (a Describe, or a List that returned it).
 * ``faults`` are served before moto sees the call; ``Faults.inject(..., method=...)`` takes the
-  operation name (``"DescribeTrainingJob"``), not the HTTP method (always POST here)::
+  operation name (``"DescribeTrainingJob"``), not the HTTP method (always POST here).
+* CloudWatch Logs (a training job's output) is moto's own, at the same endpoint: ``write_logs`` writes a job's
+  instance stream in ``/aws/sagemaker/TrainingJobs`` as SageMaker does; ``logs_faults`` (a ``Faults`` of their
+  own, so that SageMaker faults never land on a log read) answer ``DescribeLogStreams``/``GetLogEvents``
+  instead of moto (403: ``AccessDeniedException``), and ``meter`` counts those requests too::
 
     with SageMakerEmulator() as sm:
         sm.script(Lifecycle(("InProgress", 2), ("Failed", None, {"FailureReason": "OOM"})))
@@ -33,6 +37,8 @@ from typing import Any
 
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.core.responses import ActionResult, BaseResponse, EmptyResult
+from moto.logs.models import logs_backends
+from moto.logs.responses import LogsResponse
 from moto.sagemaker.exceptions import ResourceInUseException, ValidationError
 from moto.sagemaker.models import FakeTrainingJob, sagemaker_backends
 from moto.sagemaker.responses import SageMakerResponse
@@ -59,6 +65,8 @@ ERROR_CODES = {
     503: "ServiceUnavailable",
 }
 DEFAULT_FAILURE = "AlgorithmError: scripted failure"
+#: where SageMaker writes its training jobs' output, one stream per instance start.
+TRAINING_LOG_GROUP = "/aws/sagemaker/TrainingJobs"
 
 _active: SageMakerEmulator | None = None  # the patches are class-wide: one emulator per process
 
@@ -79,10 +87,14 @@ class SageMakerEmulator:
         self.endpoint_url = ""
         self.default_lifecycle = Lifecycle(("InProgress", 1), "Completed")
         self.faults = Faults()
+        #: faults of CloudWatch Logs calls (``DescribeLogStreams``, ``GetLogEvents``, ...)
+        self.logs_faults = Faults()
         #: called as ``callback(job_name, environment)`` when a job is created (e.g. to play the container's W&B run)
         self.on_create: list[Callable[[str, dict[str, str]], None]] = []
         self._server: ThreadedMotoServer | None = None
         self._originals: dict[str, Any] = {}  # patched name -> SageMakerResponse's own (None: inherited)
+        self._logs_call_action: Any = None  # LogsResponse's own call_action (None: inherited)
+        self._logs_writer: Any = None
         self._lock = threading.Lock()
         self.meter = Meter()
         self._forget()
@@ -94,6 +106,7 @@ class SageMakerEmulator:
         self._requests: dict[str, dict[str, Any]] = {}
         self._stops: list[str] = []
         self._describes: dict[str, int] = {}
+        self._log_clock: dict[str, int] = {}  # stream -> its last event's timestamp (ms)
         self.meter.reset()
 
     # -- running -------------------------------------------------------------------------------
@@ -120,6 +133,11 @@ class SageMakerEmulator:
             else:
                 setattr(SageMakerResponse, name, original)
         self._originals.clear()
+        if self._logs_call_action is not None:
+            LogsResponse.call_action = self._logs_call_action
+        elif "call_action" in LogsResponse.__dict__:  # ours, over the inherited one
+            del LogsResponse.call_action
+        self._logs_call_action = self._logs_writer = None
         if _active is self:
             _active = None
 
@@ -130,12 +148,15 @@ class SageMakerEmulator:
         self.stop()
 
     def reset(self) -> None:
-        """Forget jobs, scripts, calls and faults (moto's SageMaker state too); keep S3 and the server."""
-        for account in list(sagemaker_backends.values()):
-            account.reset()
+        """Forget jobs, scripts, calls, logs and faults (moto's SageMaker and Logs state too); keep S3 and the
+        server."""
+        for backends in (sagemaker_backends, logs_backends):
+            for account in list(backends.values()):
+                account.reset()
         with self._lock:
             self._forget()
             self.faults = Faults()
+            self.logs_faults = Faults()
             self.default_lifecycle = Lifecycle(("InProgress", 1), "Completed")
             self.on_create.clear()
 
@@ -165,6 +186,46 @@ class SageMakerEmulator:
             kwargs["CreateBucketConfiguration"] = {"LocationConstraint": self.region}
         with contextlib.suppress(s3.exceptions.BucketAlreadyOwnedByYou):
             s3.create_bucket(**kwargs)
+
+    def write_logs(
+        self,
+        job_name: str,
+        lines: list[str],
+        *,
+        instance: str = "algo-1",
+        started: int = 1700000000,
+        timestamps: list[int] | None = None,
+    ) -> str:
+        """Append ``lines`` to the job's ``<job>/<instance>-<started>`` stream, as the instance's output (the
+        group and stream are created on first use); returns the stream's name.
+
+        :param timestamps: each line's time in ms (default: now, one ms apart, after what the stream holds).
+        """
+        import boto3
+
+        if self._logs_writer is None:
+            self._logs_writer = boto3.client(
+                "logs",
+                endpoint_url=self.endpoint_url,
+                region_name=self.region,
+                aws_access_key_id="testing",
+                aws_secret_access_key="testing",
+            )
+        logs, stream = self._logs_writer, f"{job_name}/{instance}-{started}"
+        with contextlib.suppress(logs.exceptions.ResourceAlreadyExistsException):
+            logs.create_log_group(logGroupName=TRAINING_LOG_GROUP)
+        with contextlib.suppress(logs.exceptions.ResourceAlreadyExistsException):
+            logs.create_log_stream(logGroupName=TRAINING_LOG_GROUP, logStreamName=stream)
+        if timestamps is None:
+            first = max(int(time.time() * 1000), self._log_clock.get(stream, 0) + 1)
+            timestamps = [first + i for i in range(len(lines))]
+        if timestamps:
+            self._log_clock[stream] = max(self._log_clock.get(stream, 0), *timestamps)
+        events = [{"timestamp": t, "message": m} for t, m in zip(timestamps, lines, strict=True)]
+        for start in range(0, len(events), 1000):  # PutLogEvents takes at most 10,000 events (and 1 MB)
+            batch = events[start : start + 1000]
+            logs.put_log_events(logGroupName=TRAINING_LOG_GROUP, logStreamName=stream, logEvents=batch)
+        return stream
 
     # -- scripting and inspection -------------------------------------------------------------
     def script(self, lifecycle: Lifecycle, name: str | None = None) -> Lifecycle:
@@ -293,6 +354,8 @@ class SageMakerEmulator:
         for name, handler in handlers.items():
             self._originals[name] = SageMakerResponse.__dict__.get(name)
             setattr(SageMakerResponse, name, handler)
+        self._logs_call_action = LogsResponse.__dict__.get("call_action")
+        LogsResponse.call_action = _logs_call_action
 
 
 def _training_seconds(job: FakeTrainingJob) -> dict[str, int]:
@@ -327,6 +390,19 @@ def _call_action(self: SageMakerResponse) -> Any:
     if (lost := _emulator().faults.take_lost(operation)) is not None:
         return _fault_response(lost, operation)
     return response
+
+
+def _logs_call_action(self: LogsResponse) -> Any:
+    """A CloudWatch Logs call (``X-Amz-Target: Logs_20140328.GetLogEvents``): metered, maybe faulted."""
+    operation = str(self.headers.get("X-Amz-Target", "")).rpartition(".")[2]
+    _emulator().meter.request(operation or "unknown")
+    fault = _emulator().logs_faults.take(operation)
+    if fault is not None:
+        status, delay = fault
+        time.sleep(delay)
+        if status != 200:
+            return _fault_response(status, operation)
+    return BaseResponse.call_action(self)
 
 
 def _create_training_job(self: SageMakerResponse) -> ActionResult:

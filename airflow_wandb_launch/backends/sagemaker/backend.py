@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import time
 from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any, ClassVar
 
-from airflow_wandb_launch.backends.base import Backend, NoBillableTime
+from airflow_wandb_launch.backends.base import MAX_CONCURRENT_READS, Backend, NoBillableTime
 from airflow_wandb_launch.backends.sagemaker import RESOURCE
 from airflow_wandb_launch.backends.sagemaker.batch import (
     CREATED_AT,
@@ -22,11 +23,13 @@ from airflow_wandb_launch.backends.sagemaker.batch import (
     listing_start,
     needs_describe,
 )
+from airflow_wandb_launch.backends.sagemaker.logs import read_log_chunk
 from airflow_wandb_launch.backends.sagemaker.pricing import pricing_inputs
 from airflow_wandb_launch.backends.sagemaker.request import MAX_ENV_VALUE, build_training_job
 from airflow_wandb_launch.backends.sagemaker.states import ENDED, job_status
 from airflow_wandb_launch.errors import MissingExtraError
 from airflow_wandb_launch.launch.job import JobRef, JobStatus
+from airflow_wandb_launch.launch.logs import LogChunk
 from airflow_wandb_launch.launch.request import LaunchRequest
 from airflow_wandb_launch.launch.run import RunIdentity
 
@@ -45,11 +48,15 @@ class SageMakerBackend(Backend):
     extra = "amazon"
     connection_params: ClassVar = {"aws_conn_id": "aws_default", "region_name": None}
     max_env_value_length = MAX_ENV_VALUE
+    streams_logs = True
 
     def __init__(self, **connection_args: Any) -> None:
         super().__init__(**connection_args)
         self._hook: Any = None
         self._may_list = True
+        self._logs: Any = None
+        self._logs_lock = threading.Lock()
+        self._log_reads: asyncio.Semaphore | None = None
 
     @property
     def hook(self) -> Any:
@@ -65,6 +72,20 @@ class SageMakerBackend(Backend):
 
     def prepare_client(self) -> None:
         self.hook.conn  # noqa: B018 - the boto3 client (and the connection read) built now, in the caller's thread
+
+    @property
+    def logs_client(self) -> Any:
+        """The connection's CloudWatch Logs client (the Amazon provider's AwsLogsHook), built on first use: the
+        triggerer builds it in a thread, once per backend, so every trigger of the connection shares it."""
+        with self._logs_lock:
+            if self._logs is None:
+                from airflow.providers.amazon.aws.hooks.logs import AwsLogsHook
+
+                hook = AwsLogsHook(
+                    aws_conn_id=self.connection_args["aws_conn_id"], region_name=self.connection_args["region_name"]
+                )
+                self._logs = hook.conn
+            return self._logs
 
     @property
     def region(self) -> str:
@@ -117,6 +138,22 @@ class SageMakerBackend(Backend):
             return await super().astatus_many(refs)
         described = await super().astatus_many(needs_describe(refs, listed))
         return {**listed, **described}
+
+    def log_lines(self, ref: JobRef, cursor: dict[str, Any] | None, limit: int, *, final: bool = False) -> LogChunk:
+        """The job's CloudWatch lines since ``cursor``, prefixed by instance (``[algo-1] ...``); see ``logs``."""
+        expected = ref.pricing.machine_count if ref.pricing else None
+        return read_log_chunk(
+            self.logs_client, ref.job_id, cursor, limit, expected_streams=expected, now=time.time(), final=final
+        )
+
+    async def alog_lines(
+        self, ref: JobRef, cursor: dict[str, Any] | None, limit: int, *, final: bool = False
+    ) -> LogChunk:
+        """``log_lines`` in a thread, ``MAX_CONCURRENT_READS`` jobs of this connection at a time."""
+        if self._log_reads is None:
+            self._log_reads = asyncio.Semaphore(MAX_CONCURRENT_READS)
+        async with self._log_reads:
+            return await asyncio.to_thread(self.log_lines, ref, cursor, limit, final=final)
 
     def final_status(self, ref: JobRef, status: JobStatus) -> JobStatus:
         """A listed end lacks FailureReason and BillableTimeInSeconds: one Describe, on the worker."""

@@ -1,0 +1,219 @@
+"""The pure parts of log tailing: SageMaker stream names, cursors and positions; the per-poll budget."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from airflow_wandb_launch.backends.sagemaker.logs import (
+    LOG_GROUP,
+    RELIST_SECONDS,
+    advance,
+    by_time,
+    drop_seen,
+    instance_name,
+    merged_lines,
+    new_cursor,
+    page_request,
+    should_list,
+    with_streams,
+)
+from airflow_wandb_launch.launch.logs import keep_tail, prefixed_lines, skip_marker
+
+FRESH = {"token": None, "start": 0, "ts": 0, "skip": 0}
+
+
+def ev(ts: int, message: str = "m") -> dict:
+    return {"timestamp": ts, "message": message, "ingestionTime": ts}
+
+
+@pytest.mark.parametrize(
+    ("job", "stream", "expected"),
+    [
+        ("train", "train/algo-1-1700000000", "algo-1"),
+        ("train", "train/algo-12-1700000123", "algo-12"),
+        ("my-job-2", "my-job-2/algo-2-1699999999", "algo-2"),
+        ("train", "train/algo-1", "algo-1"),  # no epoch suffix
+        ("train", "train/worker", "worker"),
+        ("train", "other/algo-3-1700000000", "algo-3"),  # another job's prefix: the last part
+        ("job-1700000000", "job-1700000000/algo-1-1700000000", "algo-1"),
+    ],
+)
+def test_instance_name(job, stream, expected):
+    assert instance_name(job, stream) == expected
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        (None, {"listed": None, "streams": {}}),
+        ({}, {"listed": None, "streams": {}}),
+        ({"streams": "garbage", "listed": "x"}, {"listed": None, "streams": {}}),
+        (
+            {"listed": 5, "streams": {"j/algo-1-1": {"token": "f/1", "start": 3, "ts": 7, "skip": 2}}},
+            {"listed": 5.0, "streams": {"j/algo-1-1": {"token": "f/1", "start": 3, "ts": 7, "skip": 2}}},
+        ),
+        (  # written before ``start`` was kept
+            {"listed": 5, "streams": {"j/algo-1-1": {"token": "f/1", "ts": 7, "skip": 2}}},
+            {"listed": 5.0, "streams": {"j/algo-1-1": {"token": "f/1", "start": 0, "ts": 7, "skip": 2}}},
+        ),
+        (
+            {"listed": 1.5, "streams": {"j/algo-1-1": {"token": "", "ts": None}, "j/algo-2-1": None}},
+            {"listed": 1.5, "streams": {"j/algo-1-1": FRESH, "j/algo-2-1": FRESH}},
+        ),
+    ],
+)
+def test_new_cursor_is_well_formed_and_json_able(given, expected):
+    cursor = new_cursor(given)
+    assert cursor == expected
+    assert json.loads(json.dumps(cursor)) == cursor
+
+
+def test_new_cursor_copies():
+    given = {"listed": 1.0, "streams": {"s": {"token": "f/1", "ts": 1, "skip": 1}}}
+    new_cursor(given)["streams"]["s"]["ts"] = 99
+    assert given["streams"]["s"]["ts"] == 1
+
+
+NOW = 10_000.0
+
+
+@pytest.mark.parametrize(
+    ("listed", "streams", "expected_streams", "final", "lists"),
+    [
+        (None, 0, 1, False, True),  # never listed
+        (NOW - 1, 0, 1, False, True),  # no stream yet
+        (NOW - 1, 0, None, False, True),  # unknown instance count, none yet
+        (NOW - 1, 1, 1, False, False),  # every instance has its stream
+        (NOW - 1, 1, None, False, False),
+        (NOW - 1, 1, 2, False, True),  # one instance still to start writing
+        (NOW - 1, 2, 2, False, False),
+        (NOW - RELIST_SECONDS, 2, 2, False, True),  # a spot restart may have opened a stream
+        (NOW - 1, 1, 1, True, True),  # the final read lists once more
+    ],
+)
+def test_should_list(listed, streams, expected_streams, final, lists):
+    cursor = {"listed": listed, "streams": {f"j/algo-{i}-1": dict(FRESH) for i in range(streams)}}
+    assert should_list(cursor, expected_streams, NOW, final) is lists
+
+
+def test_with_streams_adds_new_streams_at_their_head_and_keeps_known_positions():
+    known = {"token": "f/9", "ts": 5, "skip": 1}
+    cursor = {"listed": 1.0, "streams": {"j/algo-2-1": known}}
+    merged = with_streams(cursor, ["j/algo-1-1", "j/algo-2-1"], NOW)
+    assert merged == {"listed": NOW, "streams": {"j/algo-1-1": FRESH, "j/algo-2-1": known}}
+    assert list(merged["streams"]) == ["j/algo-1-1", "j/algo-2-1"]
+    assert cursor["streams"] == {"j/algo-2-1": known}  # not changed in place
+
+
+@pytest.mark.parametrize(
+    ("position", "timestamps", "kept"),
+    [
+        (FRESH, [1, 2, 3], [1, 2, 3]),
+        ({"ts": 2, "skip": 1}, [2, 2, 3], [2, 3]),  # one of the two at ts=2 was read
+        ({"ts": 2, "skip": 2}, [2, 2, 3], [3]),
+        ({"ts": 2, "skip": 3}, [2, 2, 3], [3]),  # more read than returned (not expected): drops those at ts
+        ({"ts": 2, "skip": 1}, [3, 4], [3, 4]),
+        ({"ts": 2, "skip": 1}, [], []),
+    ],
+)
+def test_drop_seen(position, timestamps, kept):
+    assert [e["timestamp"] for e in drop_seen([ev(t) for t in timestamps], position)] == kept
+
+
+@pytest.mark.parametrize(
+    ("position", "timestamps", "ts", "skip"),
+    [
+        (FRESH, [], 0, 0),
+        (FRESH, [1, 2, 3], 3, 1),
+        (FRESH, [1, 3, 3], 3, 2),
+        ({"token": "f/1", "ts": 3, "skip": 2}, [3, 3], 3, 4),  # more at the same ms
+        ({"token": "f/1", "ts": 3, "skip": 2}, [4], 4, 1),
+        ({"token": "f/1", "ts": 3, "skip": 2}, [], 3, 2),
+    ],
+)
+def test_advance(position, timestamps, ts, skip):
+    after = advance(position, [ev(t) for t in timestamps])
+    assert (after["ts"], after["skip"]) == (ts, skip)
+    assert after.get("token") == position.get("token")  # the caller sets the token
+
+
+@pytest.mark.parametrize(
+    ("position", "extra"),
+    [
+        (FRESH, {}),
+        ({"token": "f/7", "start": 0, "ts": 5, "skip": 1}, {"nextToken": "f/7"}),  # the token wins
+        ({"token": "f/7", "start": 4, "ts": 5, "skip": 1}, {"nextToken": "f/7", "startTime": 4}),  # as minted
+        ({"token": None, "start": 4, "ts": 5, "skip": 1}, {"startTime": 5}),  # resume by time
+    ],
+)
+def test_page_request(position, extra):
+    base = {"logGroupName": LOG_GROUP, "logStreamName": "j/algo-1-1", "startFromHead": True}
+    assert page_request("j/algo-1-1", position) == {**base, **extra}
+
+
+@pytest.mark.parametrize(
+    ("position", "expected"),
+    [
+        (FRESH, FRESH),
+        ({"token": "f/7", "start": 0, "ts": 5, "skip": 2}, {"token": None, "start": 5, "ts": 5, "skip": 2}),
+    ],
+)
+def test_by_time(position, expected):
+    assert by_time(position) == expected
+
+
+def test_merged_lines_interleave_streams_in_time_with_instance_prefixes():
+    events = {
+        "j/algo-2-1700000000": [ev(2, "b1"), ev(4, "b2")],
+        "j/algo-1-1700000000": [ev(1, "a1"), ev(4, "a2"), ev(5, "a3\nwith a second line\n")],
+    }
+    assert merged_lines("j", events) == [
+        "[algo-1] a1",
+        "[algo-2] b1",
+        "[algo-1] a2",  # a tie: streams in name order
+        "[algo-2] b2",
+        "[algo-1] a3",
+        "[algo-1] with a second line",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("message", "lines"),
+    [
+        ("epoch 1 loss=0.5", ["[algo-1] epoch 1 loss=0.5"]),
+        ("epoch 1\n", ["[algo-1] epoch 1"]),
+        ("a\r\nb", ["[algo-1] a", "[algo-1] b"]),
+        ("", ["[algo-1]"]),
+        ("trailing   ", ["[algo-1] trailing"]),
+    ],
+)
+def test_prefixed_lines(message, lines):
+    assert prefixed_lines("algo-1", message) == lines
+
+
+@pytest.mark.parametrize(
+    ("n", "limit", "kept", "skipped"),
+    [
+        (0, 3, [], 0),
+        (2, 3, ["l0", "l1"], 0),
+        (3, 3, ["l0", "l1", "l2"], 0),
+        (5, 3, ["l2", "l3", "l4"], 2),  # the newest lines are kept
+        (5, 0, [], 5),
+        (5, -1, [], 5),
+    ],
+)
+def test_keep_tail(n, limit, kept, skipped):
+    assert keep_tail([f"l{i}" for i in range(n)], limit) == (kept, skipped)
+
+
+@pytest.mark.parametrize(
+    ("skipped", "limit", "text"),
+    [
+        (1, 200, "… 1 line skipped (max_log_lines_per_poll=200)"),
+        (340, 200, "… 340 lines skipped (max_log_lines_per_poll=200)"),
+    ],
+)
+def test_skip_marker(skipped, limit, text):
+    assert skip_marker(skipped, limit) == text
