@@ -5,12 +5,15 @@ from __future__ import annotations
 import asyncio
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow_wandb_launch.launch.job import JobRef, JobStatus, elapsed_seconds
 from airflow_wandb_launch.launch.logs import LogChunk
 from airflow_wandb_launch.launch.request import LaunchRequest
 from airflow_wandb_launch.launch.run import RunIdentity
+
+if TYPE_CHECKING:
+    from airflow_wandb_launch.lineage.datasets import Lineage
 
 #: status reads of one connection in flight at once when a backend reads jobs one by one.
 MAX_CONCURRENT_READS = 8
@@ -79,6 +82,13 @@ class Backend(ABC):
     def find_launched(self, run: RunIdentity, job_id: str | None) -> JobRef | None:
         """The job launched for ``run`` (to stop it), from what was recorded before submit; None if none."""
         return JobRef(self.resource, job_id, run, {}) if job_id else None
+
+    @classmethod
+    def request_lineage(cls, payload: dict[str, Any]) -> Lineage:
+        """What a built request reads and writes (storage URIs), for OpenLineage; nothing unless the backend says."""
+        from airflow_wandb_launch.lineage.datasets import Lineage
+
+        return Lineage()
 
     @abstractmethod
     def status(self, ref: JobRef) -> JobStatus:

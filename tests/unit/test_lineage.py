@@ -571,7 +571,7 @@ def test_the_lineage_module_imports_no_openlineage_until_asked():
         "airflow.providers.common.compat.openlineage",
     )
     code = (
-        "import sys; import airflow_wandb_launch.operators, airflow_wandb_launch.lineage as m; "
+        "import sys; import airflow_wandb_launch.operators, airflow_wandb_launch.lineage.facets as m; "
         "m.openlineage_installed(); "
         f"loaded = [n for n in sys.modules if n.startswith({heavy!r})]; assert not loaded, loaded"
     )

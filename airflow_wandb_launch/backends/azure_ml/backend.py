@@ -116,6 +116,12 @@ class AzureMLBackend(Backend):
         self.client  # noqa: B018 - the MLClient (and the connection read) built now, in the caller's thread
 
     # -- the job --------------------------------------------------------------------------------------------
+    @classmethod
+    def request_lineage(cls, payload: dict[str, Any]) -> Any:
+        from airflow_wandb_launch.backends.azure_ml.lineage import azure_ml_datasets
+
+        return azure_ml_datasets(payload)
+
     def build(self, request: LaunchRequest, resource_args: dict[str, Any], env: dict[str, str]) -> dict[str, Any]:
         return build_command_job(request, resource_args, env)
 

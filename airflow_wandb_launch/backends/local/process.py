@@ -87,6 +87,12 @@ class LocalProcessBackend(Backend):
         self._processes: dict[str, subprocess.Popen] = {}
         self._tails: dict[str, collections.deque] = {}
 
+    @classmethod
+    def request_lineage(cls, payload: dict[str, Any]) -> Any:
+        from airflow_wandb_launch.backends.local.lineage import local_datasets
+
+        return local_datasets(payload)
+
     def build(self, request: LaunchRequest, resource_args: dict[str, Any], env: dict[str, str]) -> dict[str, Any]:
         if request.image:
             log.warning(

@@ -91,6 +91,12 @@ class SageMakerBackend(Backend):
     def region(self) -> str:
         return self.connection_args["region_name"] or self.hook.conn_region_name
 
+    @classmethod
+    def request_lineage(cls, payload: dict[str, Any]) -> Any:
+        from airflow_wandb_launch.backends.sagemaker.lineage import sagemaker_datasets
+
+        return sagemaker_datasets(payload)
+
     def build(self, request: LaunchRequest, resource_args: dict[str, Any], env: dict[str, str]) -> dict[str, Any]:
         return build_training_job(request, resource_args, env)
 

@@ -147,6 +147,12 @@ class VertexBackend(Backend):
 
     # -- the four verbs -----------------------------------------------------------------------------------
 
+    @classmethod
+    def request_lineage(cls, payload: dict[str, Any]) -> Any:
+        from airflow_wandb_launch.backends.vertex.lineage import vertex_datasets
+
+        return vertex_datasets(payload)
+
     def build(self, request: LaunchRequest, resource_args: dict[str, Any], env: dict[str, str]) -> dict[str, Any]:
         return build_custom_job(request, resource_args, env)
 
