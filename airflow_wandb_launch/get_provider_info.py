@@ -44,6 +44,9 @@ def get_provider_info() -> dict[str, Any]:
             }
         ],
         "sensors": [{"integration-name": INTEGRATION, "python-modules": ["airflow_wandb_launch.sensors.wandb"]}],
+        "task-decorators": [
+            {"class-name": "airflow_wandb_launch.decorators.wandb_launch.wandb_launch_task", "name": "wandb_launch"}
+        ],
         "asset-uris": [
             {
                 "schemes": ["wandb-artifact"],

@@ -7,6 +7,7 @@ from functools import cached_property
 from typing import Any
 
 from airflow.sdk import BaseOperator, Context
+from airflow.sdk.definitions.mappedoperator import MappedOperator
 
 from airflow_wandb_launch.cost.comparison import TIE_BREAKERS, format_table, rank_runs
 from airflow_wandb_launch.hooks.wandb import WandbHook
@@ -25,7 +26,11 @@ class WandbCompareRunsOperator(BaseOperator):
     and returns the table (``ComparisonTable.to_dict()``: ``ranked``, ``unranked``, ``failed``, ``winner``).
     Ties and the ranking rules: see ``airflow_wandb_launch.cost.comparison``.
 
-    :param launch_task_ids: the launch tasks to compare (not mapped); each is named by its task id.
+    A mapped launch task (``WandbLaunchOperator.partial(...).expand(...)``, ``@task.wandb_launch`` with
+    ``.expand()``) contributes each of its map indexes, named ``<task_id>[<map_index>]``, read the same way.
+
+    :param launch_task_ids: the launch tasks to compare, by task id; each is named by its task id (a mapped one's
+        map indexes by ``<task_id>[<map_index>]``).
     :param metric: the summary metric to rank by (templated).
     :param mode: ``min`` (lower is better, the default) or ``max`` (templated).
     :param tie_breakers: ``cost_usd`` and/or ``duration``, in the order they break ties.
@@ -70,43 +75,91 @@ class WandbCompareRunsOperator(BaseOperator):
         return data
 
     def collect(self, context: Context) -> dict[str, dict[str, Any]]:
-        """Task id -> its LaunchResult, else its ``failure`` record, else a record of its state.
+        """Name -> its LaunchResult, else its ``failure`` record, else a record of its state.
+
+        A task is named by its id; each map index of a mapped task by ``<task_id>[<map_index>]``.
 
         :param context: the task's context.
         """
-        ti = context["ti"]
-        states = self._states(context)
+        dag = context["dag"]
+        tasks = {task_id: dag.get_task(task_id) for task_id in self.launch_task_ids}
+        mapped = {task_id for task_id, task in tasks.items() if isinstance(task, MappedOperator)}
+        states = self._states(context, mapped)
         found: dict[str, dict[str, Any]] = {}
-        for task_id in self.launch_task_ids:
-            result = ti.xcom_pull(task_ids=task_id)
-            failure = None if result else ti.xcom_pull(task_ids=task_id, key="failure")
-            if result:
-                found[task_id] = result
+        for task_id, task in tasks.items():
+            if task_id not in mapped:
+                found[task_id] = self._entry(context, task_id, None, states.get((task_id, -1)), task)
                 continue
-            if failure:  # one that failed before its job ended has no job yet: its run path is in XCom
-                found[task_id] = {"run_path": ti.xcom_pull(task_ids=task_id, key="run_path"), **failure}
-                continue
-            state = states.get(task_id) or "unknown"
-            found[task_id] = {
-                "failed": True,
-                "resource": getattr(context["dag"].get_task(task_id), "resource", None),
-                "job_state": None,
-                "job_id": ti.xcom_pull(task_ids=task_id, key="job_id"),
-                "run_path": ti.xcom_pull(task_ids=task_id, key="run_path"),
-                "reason": f"task {task_id} ended {state} with no result (it failed before its job ended, or did not "
-                "run): see its log",
-            }
+            indexes = self._map_indexes(context, task_id, states)
+            for map_index in indexes:
+                name = f"{task_id}[{map_index}]"
+                found[name] = self._entry(context, task_id, map_index, states.get((task_id, map_index)), task)
+            if not indexes:  # it never expanded (nothing to map over, an upstream failed) or could not be read
+                found[task_id] = self._entry(context, task_id, None, states.get((task_id, -1)), task)
         return found
 
-    def _states(self, context: Context) -> dict[str, str]:
-        """The launch tasks' states in this DAG run (best effort: {} if they cannot be read)."""
+    def _entry(
+        self, context: Context, task_id: str, map_index: int | None, state: str | None, task: Any
+    ) -> dict[str, Any]:
+        """What one launch task, or one map index of a mapped one, left: its result, else failure, else state."""
+        ti = context["ti"]
+        unexpanded = map_index is None and isinstance(task, MappedOperator)  # no XCom of its own
+
+        def pull(key: str) -> Any:
+            if unexpanded:
+                return None
+            where: dict[str, Any] = {} if map_index is None else {"map_indexes": map_index}
+            return ti.xcom_pull(task_ids=task_id, key=key, **where)
+
+        result = pull("return_value")
+        if result:
+            return result
+        failure = pull("failure")
+        if failure:  # one that failed before its job ended has no job yet: its run path is in XCom
+            return {"run_path": pull("run_path"), **failure}
+        name = task_id if map_index is None else f"{task_id}[{map_index}]"
+        return {
+            "failed": True,
+            "resource": _resource_of(task),
+            "job_state": None,
+            "job_id": pull("job_id"),
+            "run_path": pull("run_path"),
+            "reason": f"task {name} ended {state or 'unknown'} with no result (it failed before its job ended, or "
+            "did not run): see its log",
+        }
+
+    def _map_indexes(self, context: Context, task_id: str, states: dict[tuple[str, int], str]) -> list[int]:
+        """The map indexes of a mapped launch task in this DAG run: from its states, else its task count."""
+        indexes = sorted(i for t, i in states if t == task_id and i >= 0)
+        if indexes or states:
+            return indexes
+        ti = context["ti"]
+        try:
+            count = ti.get_ti_count(dag_id=ti.dag_id, task_ids=[task_id], run_ids=[ti.run_id])
+        except Exception as err:
+            self.log.warning("Could not count the map indexes of %s: %s", task_id, err)
+            return []
+        return list(range(count))
+
+    def _states(self, context: Context, mapped: set[str]) -> dict[tuple[str, int], str]:
+        """(task id, map index or -1) -> state, of the launch tasks in this DAG run (best effort: {} if unreadable).
+
+        :param mapped: which launch tasks are mapped (their map indexes come back as ``<task_id>_<map_index>``).
+        """
         ti = context["ti"]
         try:
             states = ti.get_task_states(dag_id=ti.dag_id, task_ids=self.launch_task_ids, run_ids=[ti.run_id])
         except Exception as err:
             self.log.warning("Could not read the launch tasks' states: %s", err)
             return {}
-        return {task: str(state) for task, state in (states.get(ti.run_id) or {}).items()}
+        found: dict[tuple[str, int], str] = {}
+        for key, state in (states.get(ti.run_id) or {}).items():
+            task_id, _, index = key.rpartition("_")
+            if key in self.launch_task_ids:
+                found[(key, -1)] = str(state)
+            elif task_id in mapped and index.isdigit():
+                found[(task_id, int(index))] = str(state)
+        return found
 
     def _tag(self, run_path: str | None) -> str | None:
         """Tag the winning run in W&B; the tag, or None if it could not be written (a warning, never a failure)."""
@@ -121,3 +174,10 @@ class WandbCompareRunsOperator(BaseOperator):
             return None
         self.log.info("Tagged W&B run %s %r", run_path, tag)
         return tag
+
+
+def _resource_of(task: Any) -> str | None:
+    """The resource a launch task runs on (a mapped one's, from its partial arguments)."""
+    if isinstance(task, MappedOperator):
+        return task.partial_kwargs.get("resource")
+    return getattr(task, "resource", None)

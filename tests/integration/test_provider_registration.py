@@ -14,3 +14,17 @@ def test_providers_manager_registers_the_provider_and_wandb_connection_type():
     assert {"airflow_wandb_launch.links.WandbRunLink", "airflow_wandb_launch.links.CloudJobLink"} <= set(
         manager.extra_links_class_names
     )
+
+
+def test_providers_manager_registers_the_task_wandb_launch_decorator():
+    import warnings
+
+    from airflow.providers_manager import ProvidersManager
+    from airflow.sdk.providers_manager_runtime import ProvidersManagerTaskRuntime
+
+    from airflow_wandb_launch.decorators.wandb_launch import wandb_launch_task
+
+    with warnings.catch_warnings():  # deprecated (a FutureWarning) for the task-sdk's ProvidersManagerTaskRuntime
+        warnings.simplefilter("ignore", FutureWarning)
+        assert "wandb_launch" in ProvidersManager().taskflow_decorators
+    assert ProvidersManagerTaskRuntime().taskflow_decorators["wandb_launch"] is wandb_launch_task

@@ -164,7 +164,12 @@ def test_template_fields():
 # --- lazy imports ----------------------------------------------------------------------------------------------------
 
 
-LAZY_MODULES = ("airflow_wandb_launch.operators", "airflow_wandb_launch.hooks", "airflow_wandb_launch.sensors")
+LAZY_MODULES = (
+    "airflow_wandb_launch.operators",
+    "airflow_wandb_launch.hooks",
+    "airflow_wandb_launch.sensors",
+    "airflow_wandb_launch.decorators",
+)
 
 
 def _start_import_check(module: str) -> subprocess.Popen:
