@@ -143,9 +143,20 @@ class PollingTrigger(BaseTrigger):
     # -- kill -------------------------------------------------------------------------------------------------
 
     async def on_kill(self) -> None:
-        """Stop the job when a user marks the task failed/success or clears it (Airflow 3.3)."""
+        """Stop the job when a user marks the task failed/success or clears it (Airflow 3.3).
+
+        The guard and the stop run as their own task, shielded: Airflow 3.3.2 cancels ``on_kill`` again with every
+        state sync while it runs (and the guard's first read of the task's state can take many seconds in a cold
+        triggerer), which would otherwise abort the stop half-way and leave the job running.
+        """
         if not self.cancel_on_kill:
             return
+        stopping = asyncio.get_running_loop().create_task(self._stop_unless_moving(), name=f"stop {self.describe()}")
+        _STOPPING.add(stopping)  # a strong reference until it is done, even when this wait is cancelled
+        stopping.add_done_callback(_STOPPING.discard)
+        await asyncio.shield(stopping)
+
+    async def _stop_unless_moving(self) -> None:
         if await task_still_deferred(self.task_instance, self.log):
             self.log.info(
                 "Task is still deferred: the trigger is moving, not killed; %s keeps running.", self.describe()
@@ -153,6 +164,10 @@ class PollingTrigger(BaseTrigger):
             return
         self.log.info("Task killed: stopping %s.", self.describe())
         await self.stop()
+
+
+#: stops begun by ``on_kill`` that must outlive its cancellation.
+_STOPPING: set[asyncio.Task] = set()
 
 
 def wait_in_process(trigger: PollingTrigger) -> dict[str, Any]:

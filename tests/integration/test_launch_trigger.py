@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 
@@ -65,6 +66,32 @@ async def test_deadline_stops_the_job(submitted, sagemaker):
 async def test_on_kill_stops_the_job(submitted, sagemaker, task_deferred):
     trigger = submitted(Lifecycle("InProgress"))
     await trigger.on_kill()
+    assert sagemaker.stop_calls() == [trigger.ref.job_id]
+
+
+async def test_on_kill_stops_the_job_even_when_cancelled_again_while_reading_the_tasks_state(
+    submitted, sagemaker, monkeypatch
+):
+    """Airflow 3.3.2 re-sends the cancel with every state sync while on_kill runs, and a cold triggerer's first read
+    of a task's state takes seconds: the stop must not be aborted half-way (two marked tasks lost one job so)."""
+    from airflow_wandb_launch.triggers import polling
+
+    async def slow_read(task_instance, log) -> bool:  # the supervisor building its API on the first request
+        await asyncio.sleep(0.5)
+        return False
+
+    monkeypatch.setattr(polling, "task_still_deferred", slow_read)
+    trigger = submitted(Lifecycle("InProgress"))
+    killing = asyncio.ensure_future(trigger.on_kill())
+    for _ in range(3):  # the triggerer's repeated cancels
+        await asyncio.sleep(0.05)
+        killing.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await killing
+    for _ in range(100):
+        if sagemaker.stop_calls():
+            break
+        await asyncio.sleep(0.05)
     assert sagemaker.stop_calls() == [trigger.ref.job_id]
 
 

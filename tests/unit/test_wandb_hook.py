@@ -214,3 +214,43 @@ def test_hook_identity():
     assert WandbHook.default_conn_name == "wandb_default"
     assert WandbHook.conn_name_attr == "wandb_conn_id"
     assert WandbHook("x").wandb_conn_id == "x"
+
+
+# --- the worker's reads ride out transient W&B errors; its writes are sent once ------------------------------------
+
+
+@pytest.fixture
+def quick_backoff(monkeypatch):
+    from airflow_wandb_launch.wandb_api import graphql
+
+    monkeypatch.setattr(graphql, "FIRST_BACKOFF", 0.01)
+
+
+def test_get_run_retries_a_transient_failure(fake, quick_backoff):
+    fake.add_run("airflow-tests", "hook-proj", "retry1", state="finished", summary={"loss": 0.3})
+    before = fake.operations().count("AirflowRunResult")
+    fake.fail_next("AirflowRunResult", 2, 500)  # then 429, answered by the fourth attempt
+    fake.fail_next("AirflowRunResult", 1, 429)
+    run = WandbHook().get_run("airflow-tests/hook-proj/retry1")
+    assert run is not None and (run.state, run.summary) == ("finished", {"loss": 0.3})
+    assert fake.operations().count("AirflowRunResult") - before == 4
+
+
+def test_get_run_gives_up_after_the_attempts(fake, quick_backoff):
+    from airflow_wandb_launch.wandb_api.graphql import MAX_ATTEMPTS
+
+    fake.add_run("airflow-tests", "hook-proj", "retry2", state="finished")
+    before = fake.operations().count("AirflowRunResult")
+    fake.fail_next("AirflowRunResult", MAX_ATTEMPTS, 503)
+    with pytest.raises(httpx.HTTPStatusError):
+        WandbHook().get_run("airflow-tests/hook-proj/retry2")
+    assert fake.operations().count("AirflowRunResult") - before == MAX_ATTEMPTS
+
+
+def test_a_summary_write_is_sent_once(fake, quick_backoff):
+    fake.add_run("airflow-tests", "hook-proj", "retry3", state="finished", summary={"loss": 0.3})
+    before = fake.operations().count("UpsertBucket")
+    fake.fail_next("UpsertBucket", 1, 500)
+    with pytest.raises(httpx.HTTPStatusError):
+        WandbHook().update_run_summary("airflow-tests/hook-proj/retry3", {"airflow/cost_usd": 1.5})
+    assert fake.operations().count("UpsertBucket") - before == 1

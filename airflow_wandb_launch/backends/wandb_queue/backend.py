@@ -82,7 +82,9 @@ class WandbQueueBackend(Backend):
         return self._client
 
     def prepare_client(self) -> None:
-        self.client  # noqa: B018 - the connection read and the GraphQL client built now, in the caller's thread
+        """The triggerer's client, built now in the poller's thread: its reads are tried once (the poller's rounds
+        and the triggers' error budgets answer transient failures, per connection)."""
+        self.client.attempts = 1
 
     def build(self, request: LaunchRequest, resource_args: dict[str, Any], env: dict[str, str]) -> dict[str, Any]:
         options = request.options
