@@ -34,6 +34,12 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Itera
 
 #: the retraining example trains on SageMaker (the emulator) in the stack; see test_asset_trigger_e2e.py.
 RETRAINING_PROJECT = "retraining-e2e"
+#: test-only DAGs (the fault matrix's), served as a second bundle beside example_dags/, which stays user-facing.
+TEST_DAGS = Path(__file__).resolve().parent / "dags"
+LOCAL_BUNDLE = "airflow.dag_processing.bundles.local.LocalDagBundle"
+#: a triggerer whose heartbeat is older than this is dead: its triggers go to a live one (the fault matrix kills
+#: and freezes the triggerer; Airflow's default, 30 s, would only make it wait longer)
+TRIGGERER_HEALTH_CHECK_THRESHOLD = 10
 
 
 @pytest.fixture(scope="session")
@@ -62,6 +68,13 @@ def airflow_stack(tmp_path_factory: pytest.TempPathFactory, _sagemaker_server, w
         "AWS_DEFAULT_REGION": _sagemaker_server.region,
         "AWS_CONFIG_FILE": str(home / "aws-config"),
         "AWS_SHARED_CREDENTIALS_FILE": str(home / "aws-credentials"),
+        "AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST": json.dumps(
+            [
+                {"name": "dags-folder", "classpath": LOCAL_BUNDLE, "kwargs": {}},  # example_dags/: DAGS_FOLDER
+                {"name": "e2e-test-dags", "classpath": LOCAL_BUNDLE, "kwargs": {"path": str(TEST_DAGS)}},
+            ]
+        ),
+        "AIRFLOW__TRIGGERER__TRIGGERER_HEALTH_CHECK_THRESHOLD": str(TRIGGERER_HEALTH_CHECK_THRESHOLD),
     }
     stack = AirflowStack(home / "airflow", ROOT / "example_dags", env)
     stack.migrate()

@@ -11,6 +11,10 @@ health-check server: it would bind 0.0.0.0). The REST API (``/api/v2``) needs no
         stack.unpause("my_dag")
         run_id = stack.trigger("my_dag")
         stack.wait_for_dag_run("my_dag", run_id)
+
+For faults (tests/e2e/test_fault_matrix_e2e.py): ``kill_component`` SIGKILLs a component with every process it
+started and ``start_component`` starts it again (or a second instance), ``signal_component`` freezes and thaws one
+(SIGSTOP/SIGCONT), and ``task_runner(ti_id)`` is the process running a task try (to kill a worker).
 """
 
 from __future__ import annotations
@@ -26,9 +30,12 @@ import sys
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import httpx
+
+if TYPE_CHECKING:
+    import psutil
 
 AIRFLOW = str(Path(sys.executable).parent / "airflow")
 COMPONENTS: dict[str, list[str]] = {
@@ -99,6 +106,7 @@ class AirflowStack:
         self.db_path = self.home / "airflow.db"
         self.timings: dict[str, float] = {}
         self._procs: dict[str, subprocess.Popen[bytes]] = {}
+        self._names: dict[str, None] = {}  # every component name started (for the logs), in order
         self._logs: dict[str, IO[bytes]] = {}
         self._http = httpx.Client(base_url=f"{self.base_url}/api/v2", timeout=30)
 
@@ -119,17 +127,8 @@ class AirflowStack:
         """Start the four components and wait until the health endpoint reports each healthy."""
         started = time.monotonic()
         atexit.register(self.stop)
-        for name, args in COMPONENTS.items():
-            log = self._logs[name] = self.log_file(name).open("wb")
-            self._procs[name] = subprocess.Popen(
-                [AIRFLOW, *args],
-                env=self.env,
-                cwd=self.home,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,  # its own process group: stop() ends it with all its children
-            )
+        for name in COMPONENTS:
+            self._spawn(name, name, "wb")
         try:
             self._wait(self._healthy, timeout, "all components healthy")
             # the api-server builds the execution API on its first call (~4 s): warm it up before a task's
@@ -161,6 +160,83 @@ class AirflowStack:
         self._http.close()
         atexit.unregister(self.stop)
 
+    def _spawn(self, name: str, component: str, mode: str) -> None:
+        self._names.setdefault(name, None)
+        log = self._logs[name] = self.log_file(name).open(mode)
+        self._procs[name] = subprocess.Popen(
+            [AIRFLOW, *COMPONENTS[component]],
+            env=self.env,
+            cwd=self.home,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,  # its own process group: stop() ends it with all its children
+        )
+
+    # -- faults: kill, freeze and restart components, kill task runners -----------------------------------
+    def start_component(self, name: str, component: str | None = None) -> None:
+        """Start ``name`` again after ``kill_component`` (its log goes on), or another instance of ``component``
+        under a new name (``start_component("triggerer-2", "triggerer")``); it is stopped with the stack."""
+        if name in self._procs:
+            raise StackError(f"airflow {name} runs already")
+        self._spawn(name, component or name, "ab")
+
+    def running(self, name: str) -> bool:
+        """Whether the stack runs component ``name`` (frozen or not); False after ``kill_component``."""
+        return name in self._procs
+
+    def component_processes(self, name: str) -> list[psutil.Process]:
+        """The component's process and every process it started (task runners, the trigger runner, parsers)."""
+        import psutil
+
+        with contextlib.suppress(psutil.NoSuchProcess):
+            leader = psutil.Process(self._procs[name].pid)
+            return [leader, *leader.children(recursive=True)]
+        return []
+
+    def kill_component(self, name: str) -> None:
+        """SIGKILL the component and every process it started, as when its machine dies (no cleanup runs in it);
+        the stack forgets it until ``start_component(name)``."""
+        import psutil
+
+        for process in reversed(self.component_processes(name)):
+            with contextlib.suppress(psutil.NoSuchProcess):
+                process.send_signal(signal.SIGKILL)
+        self._procs.pop(name).wait()
+        self._logs.pop(name).close()
+
+    def signal_component(self, name: str, sig: signal.Signals) -> None:
+        """Send ``sig`` to the component and every process it started: ``SIGSTOP`` freezes it (a VM paused, a
+        process stuck in swap), ``SIGCONT`` wakes it."""
+        import psutil
+
+        for process in self.component_processes(name):
+            with contextlib.suppress(psutil.NoSuchProcess):
+                process.send_signal(sig)
+
+    def stop_component(self, name: str, grace: float = 15) -> None:
+        """Stop one component with its process group (SIGTERM, SIGKILL after ``grace`` s); the stack forgets it."""
+        proc = self._procs.pop(name)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=grace)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        self._logs.pop(name).close()
+
+    def task_runner(self, ti_id: str) -> psutil.Process | None:
+        """The process running a task try (titled ``airflow worker -- <ti id>``: the REST API's task instance ``id``,
+        new for each try), under the scheduler's LocalExecutor; None if it does not run (yet)."""
+        import psutil
+
+        for process in self.component_processes("scheduler"):
+            with contextlib.suppress(psutil.Error):
+                if " ".join(process.cmdline()).strip() == f"airflow worker -- {ti_id}":
+                    return process
+        return None
+
     def __enter__(self) -> AirflowStack:
         return self.start()
 
@@ -170,13 +246,14 @@ class AirflowStack:
     def log_tails(self, lines: int = 60) -> str:
         """The last ``lines`` lines of each component's output (stdout and stderr)."""
         parts = []
-        for name in COMPONENTS:
+        for name in {**dict.fromkeys(COMPONENTS), **self._names}:
             path = self.log_file(name)
             text = path.read_text(errors="replace").splitlines()[-lines:] if path.exists() else ["(no log)"]
             parts.append(f"===== {name}: last {lines} lines of {path} =====\n" + "\n".join(text))
         return "\n".join(parts)
 
-    def _check_alive(self) -> None:
+    def check_alive(self) -> None:
+        """Raise (with the logs' tails) if a component the stack runs has exited."""
         for name, proc in self._procs.items():
             if proc.poll() is not None:
                 raise StackError(f"airflow {name} exited with {proc.returncode}\n{self.log_tails()}")
@@ -184,7 +261,7 @@ class AirflowStack:
     def _wait(self, ready: Callable[[], Any], timeout: float, what: str, interval: float = 0.5) -> Any:
         deadline = time.monotonic() + timeout
         while True:
-            self._check_alive()
+            self.check_alive()
             with contextlib.suppress(httpx.TransportError):
                 if (value := ready()) is not None and value is not False:
                     return value
@@ -256,6 +333,10 @@ class AirflowStack:
         """The run's task instances by task id."""
         body = self.api("GET", f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances")
         return {ti["task_id"]: ti for ti in body["task_instances"]}
+
+    def task_instance(self, dag_id: str, run_id: str, task_id: str) -> dict[str, Any]:
+        """One task instance (state, try_number, max_tries, its try's ``id`` and ``pid``, its ``trigger``)."""
+        return self.api("GET", f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}")
 
     def xcom(self, dag_id: str, run_id: str, task_id: str, key: str = "return_value") -> Any:
         """An XCom value, as stored (JSON)."""
