@@ -15,12 +15,12 @@ cores), then each test asserts one scenario: the jobs created for its task at th
    is stopped;
 3. a deferred task is marked failed and another marked success (one bulk REST PATCH): their jobs are stopped
    within ``STOP_BOUND`` s. Again at the end on a fresh triggerer running only ``fault_matrix_quiet``'s triggers
-   (no log streaming, so nothing has built its supervisor's in-process API yet) -- xfail, ``MARK_BUG``;
+   (no log streaming, so nothing has built its supervisor's in-process API yet): ``MARK_BUG`` was found so;
 4. a deferred task is cleared (REST clearTaskInstances): its job is stopped, the new try launches a new job and
    succeeds with that job's result;
 5. about a third of SageMaker's DescribeTrainingJob/ListTrainingJobs answers fail (500/429, interleaved) for the
    whole timeline: no task fails or retries; a third of W&B's GraphQL run reads fail while two tasks finish: no
-   task fails or retries -- xfail, ``WANDB_BUG``.
+   task fails or retries (``WANDB_BUG`` was found so).
 
 Jobs run (``InProgress``) until the timeline ends them, each at least ``SETTLE`` s after its task deferred
 (apache/airflow#67287, see test_sagemaker_e2e.py). Left out: the worker dying *after* the job succeeded but
@@ -636,7 +636,6 @@ def test_marking_deferred_tasks_failed_and_success_stops_their_jobs(matrix: Matr
     assert all(stopped.get(run, float("inf")) <= STOP_BOUND for run, _ in MARKS), m.report(MARKED_FAILED)
 
 
-@pytest.mark.xfail(strict=True, reason=MARK_BUG)
 def test_marking_deferred_tasks_on_a_cold_triggerer_stops_their_jobs(matrix: Matrix):
     """The same marks on a fresh triggerer whose triggers stream no logs: both on_kill calls need the supervisor's
     first GetTaskStates."""
@@ -673,7 +672,6 @@ def test_sagemaker_read_faults_fail_no_task(matrix: Matrix):
     assert {r: len(m.outcomes[r].jobs) for r in ALL_RUNS} == {r: 2 if r == CLEARED else 1 for r in ALL_RUNS}
 
 
-@pytest.mark.xfail(strict=True, reason=WANDB_BUG)
 def test_wandb_faults_while_reading_the_runs_fail_no_task(matrix: Matrix):
     m = matrix
     assert m.notes["wandb faults armed"]["AirflowRunResult"] >= 1, m.notes
