@@ -343,13 +343,15 @@ SDK_REFUSED = [
     # (resource_args as written, the built command() kwargs, key path, value, expected)
     (cluster(instance_count="x"), cluster(instance_count="x"), "instance_count", "x", "an integer"),
     (cluster(timeout="1h"), cluster(timeout="1h"), "timeout", "1h", "an integer"),
-    (cluster(job_tier="cheap"), cluster(job_tier="cheap"), "job_tier", "cheap", "one of ['spot', 'basic'"),
+    # a union field: azure-ai-ml reports either the allowed set or "not a data binding string", depending on
+    # state it keeps between loads (seen in a full run); the key path and value as written are what must hold
+    (cluster(job_tier="cheap"), cluster(job_tier="cheap"), "job_tier", "cheap", "azure-ai-ml's command job schema"),
     (
         cluster(queue_settings={"job_tier": "cheap"}),
         cluster(job_tier="cheap"),
         "queue_settings.job_tier",
         "cheap",
-        "one of ['spot', 'basic'",
+        "azure-ai-ml's command job schema",
     ),
     (
         cluster(distribution={"type": "mpi", "worker_count": 2}),
