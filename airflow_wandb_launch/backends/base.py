@@ -7,7 +7,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from airflow_wandb_launch.launch.job import JobRef, JobStatus, elapsed_seconds
+from airflow_wandb_launch.launch.job import JobRef, JobState, JobStatus, elapsed_seconds
 from airflow_wandb_launch.launch.logs import LogChunk
 from airflow_wandb_launch.launch.request import LaunchRequest
 from airflow_wandb_launch.launch.run import RunIdentity
@@ -17,6 +17,22 @@ if TYPE_CHECKING:
 
 #: status reads of one connection in flight at once when a backend reads jobs one by one.
 MAX_CONCURRENT_READS = 8
+
+#: why a job may be tried again elsewhere (an operator's ``fallbacks``): the cloud had no machines for it,
+CAPACITY = "capacity"
+#: the account's or project's quota for the machines is spent,
+QUOTA = "quota"
+#: a spot job waited past its limit for spot capacity,
+SPOT_WAIT = "spot-wait"
+#: or it stayed pending past the operator's ``pending_timeout`` (any cloud: see :func:`is_pending_timeout`).
+PENDING_TIMEOUT = "pending-timeout"
+#: how :meth:`Backend.pending_timeout_message` marks the failure it describes.
+PENDING_TIMEOUT_MARK = "(pending_timeout)"
+
+
+def is_pending_timeout(status: JobStatus) -> bool:
+    """Whether the status is the trigger's "stayed pending past ``pending_timeout``" (the job was stopped)."""
+    return status.state is JobState.FAILED and PENDING_TIMEOUT_MARK in (status.message or "")
 
 
 class NoBillableTime(ValueError):
@@ -116,7 +132,21 @@ class Backend(ABC):
         :param status: its last status (None if it was never read).
         """
         why = f" ({status.cloud_state})" if status else ""
-        return f"{self.describe(ref)} was still pending{why} after {seconds:g} s (pending_timeout)"
+        return f"{self.describe(ref)} was still pending{why} after {seconds:g} s {PENDING_TIMEOUT_MARK}"
+
+    def fallback_reason(self, status: JobStatus) -> str | None:
+        """Why an ended job may be tried again elsewhere (the operator's ``fallbacks``), or None.
+
+        :data:`CAPACITY`, :data:`QUOTA` or :data:`SPOT_WAIT` for a failure that another machine type, region or
+        resource may not meet; None for a success and for failures that are the job's own (its code, its image,
+        its permissions), which fail the same everywhere. Pure. By default no failure falls back: a backend whose
+        cloud words capacity failures overrides it (``backends/<cloud>/capacity.py``).
+        """
+        return None
+
+    def refusal_reason(self, error: BaseException) -> str | None:
+        """Why a submit the cloud refused may be tried elsewhere (a quota checked at create), or None (default)."""
+        return None
 
     def final_status(self, ref: JobRef, status: JobStatus) -> JobStatus:
         """The ended job's status with everything the result needs (the worker calls it once, before finishing):

@@ -8,6 +8,11 @@ lives there and moves through three phases, each written *before* the step it gu
 - ``submitted``: the job the cloud accepted; a retry reattaches to it.
 - ``succeeded``: the task's result, recorded before Airflow records the success; a retry returns it.
 
+With ``fallbacks``, a try may launch several *attempts* for one run, one after the other: the record names the
+attempt it is about (``attempt``: 0, then 1, 2, ... one per fallback) and what the earlier ones came to
+(``attempts``), and is rewritten (``submitting``) before each attempt's submit, so a retry after a worker death
+reattaches to the right attempt's job with the right resource.
+
 A record belongs to one *try chain*: the tries Airflow runs for one scheduling of the task, which share
 ``ti.max_tries``. A user's clear starts a new chain (Airflow sets ``max_tries = try_number + retries``), so a
 record of another chain is not resumed: its job is stopped and the task launches anew.
@@ -45,6 +50,9 @@ class LaunchRecord:
     :param job_id: the cloud job's id when it is known before submit (SageMaker and Azure ML names).
     :param job: the submitted job (``submitted`` and ``succeeded``).
     :param result: the LaunchResult (``succeeded``).
+    :param attempt: which attempt of the run the job is (0: the operator's own resource; n: its n-th fallback).
+    :param attempts: the earlier attempts' records (``launch.result.attempt_record``: resource, job, state,
+        reason, cost), oldest first.
     """
 
     phase: Phase
@@ -53,6 +61,8 @@ class LaunchRecord:
     job_id: str | None = None
     job: JobRef | None = None
     result: dict[str, Any] | None = None
+    attempt: int = 0
+    attempts: tuple[dict[str, Any], ...] = ()
 
     def submitted(self, job: JobRef) -> LaunchRecord:
         return replace(self, phase=Phase.SUBMITTED, job=job, job_id=job.job_id)
@@ -68,6 +78,8 @@ class LaunchRecord:
             "job_id": self.job_id,
             "job": self.job.to_dict() if self.job else None,
             "result": self.result,
+            "attempt": self.attempt,
+            "attempts": [dict(a) for a in self.attempts],
         }
 
     @classmethod
@@ -83,6 +95,8 @@ class LaunchRecord:
             data.get("job_id"),
             job,
             data.get("result"),
+            int(data.get("attempt") or 0),  # absent before fallbacks: the first attempt
+            tuple(dict(a) for a in data.get("attempts") or ()),
         )
 
 

@@ -48,7 +48,13 @@ def run_fields(run_identity: RunIdentity, run: RunInfo, run_url: str | None = No
 
 
 def launch_result(
-    ref: JobRef, status: JobStatus, *, run: RunInfo, resource: str | None = None, cost: dict[str, Any] | None = None
+    ref: JobRef,
+    status: JobStatus,
+    *,
+    run: RunInfo,
+    resource: str | None = None,
+    cost: dict[str, Any] | None = None,
+    attempts: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """The task's return value (CONTRACT.md's LaunchResult, plus ``cost_usd`` and ``cost``: the estimate, or None).
 
@@ -57,6 +63,8 @@ def launch_result(
     :param run: what W&B knows of the run.
     :param resource: where it ran, when not ``ref.resource`` (a queue's resource).
     :param cost: the job's estimated cost (``cost.estimate.cost_dict``), None when there is none.
+    :param attempts: every attempt of the run, this job's last (``attempt_record``): the result then lists them
+        as ``attempts`` and ``cost_usd`` is their sum (``total_cost``); ``cost`` stays this job's.
     """
     job = (resource or ref.resource, ref.job_id, ref.job_url, status.state.value)
     result: dict[str, Any] = {
@@ -65,9 +73,53 @@ def launch_result(
         "cost_usd": cost["usd"] if cost else None,
         "cost": cost,
     }
+    if attempts is not None:
+        result["cost_usd"] = total_cost(attempts)
+        result["attempts"] = attempts
     if run.offline:
         result["offline"] = True
     return result
+
+
+def attempt_record(
+    attempt: int,
+    resource: str,
+    job_id: str | None,
+    state: str,
+    *,
+    reason: str | None = None,
+    message: str | None = None,
+    cost: dict[str, Any] | None = None,
+    job_url: str | None = None,
+) -> dict[str, Any]:
+    """One attempt of a launch (an entry of the LaunchResult's and XCom ``failure``'s ``attempts``).
+
+    :param attempt: 0 for the operator's own resource, n for its n-th fallback.
+    :param resource: where it ran.
+    :param job_id: its job (None: the cloud refused the submit).
+    :param state: the job's end (a ``JobState`` value), or ``refused`` (the cloud refused the submit).
+    :param reason: the capacity kind of its failure (``capacity``, ``quota``, ``spot-wait``, ``pending-timeout``):
+        why the next attempt was made, or for the last one why it failed; None for a success or another failure.
+    :param message: the cloud's word on the failure.
+    :param cost: its estimated cost (``cost.estimate.cost_dict``), or None.
+    :param job_url: its console page.
+    """
+    return {
+        "attempt": attempt,
+        "resource": resource,
+        "job_id": job_id,
+        "job_url": job_url,
+        "job_state": state,
+        "reason": reason,
+        "message": message,
+        "cost_usd": cost["usd"] if cost else None,
+    }
+
+
+def total_cost(attempts: list[dict[str, Any]]) -> float | None:
+    """The attempts' estimated costs added up (those with an estimate); None when none has one."""
+    known = [a["cost_usd"] for a in attempts if a.get("cost_usd") is not None]
+    return round(sum(known), 2) if known else None
 
 
 def run_result(run_identity: RunIdentity, run: RunInfo) -> dict[str, Any]:
@@ -76,7 +128,13 @@ def run_result(run_identity: RunIdentity, run: RunInfo) -> dict[str, Any]:
 
 
 def failure_record(
-    ref: JobRef, status: JobStatus, reason: str, cost: dict[str, Any] | None, *, resource: str | None = None
+    ref: JobRef,
+    status: JobStatus,
+    reason: str,
+    cost: dict[str, Any] | None,
+    *,
+    resource: str | None = None,
+    attempts: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """XCom ``failure`` of a launch task that failed after its job ended: which job, why, and what it cost.
 
@@ -85,8 +143,9 @@ def failure_record(
     :param reason: the task's failure message (without links).
     :param cost: its estimated cost (``cost.estimate.cost_dict``), or None.
     :param resource: where it ran, when not ``ref.resource``.
+    :param attempts: every attempt of the run, this job's last: listed as ``attempts``, and ``cost_usd`` is their sum.
     """
-    return {
+    record = {
         "failed": True,
         "resource": resource or ref.resource,
         "job_id": ref.job_id,
@@ -98,3 +157,7 @@ def failure_record(
         "cost_usd": cost["usd"] if cost else None,
         "cost": cost,
     }
+    if attempts is not None:
+        record["cost_usd"] = total_cost(attempts)
+        record["attempts"] = attempts
+    return record

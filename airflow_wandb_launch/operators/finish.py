@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any, NoReturn, Protocol
 
 from airflow_wandb_launch.assets import record_artifact_events
 from airflow_wandb_launch.cost.estimate import cost_dict, job_cost, write_cost_summary
 from airflow_wandb_launch.errors import LaunchJobFailed
 from airflow_wandb_launch.launch.job import JobRef, JobState, JobStatus
-from airflow_wandb_launch.launch.result import RunInfo, failure_record, launch_result
+from airflow_wandb_launch.launch.result import RunInfo, attempt_record, failure_record, launch_result, total_cost
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -42,21 +44,53 @@ class LaunchTask(Protocol):
     task_id: str
 
 
-def finish_launch(task: LaunchTask, context: Context, ref: JobRef, status: JobStatus) -> dict[str, Any]:
+def finish_launch(
+    task: LaunchTask,
+    context: Context,
+    ref: JobRef,
+    status: JobStatus,
+    *,
+    backend: Backend | None = None,
+    attempt: int = 0,
+    past: Sequence[dict[str, Any]] = (),
+    reason: str | None = None,
+) -> dict[str, Any]:
     """The LaunchResult of a job that ended; raises ``LaunchJobFailed`` (after XCom ``failure``) if it did not succeed.
 
     :param task: the launch operator (its backend, W&B hook, log and ``require_wandb_run``).
     :param context: the task's context.
     :param ref: the job, its run resolved.
     :param status: its last status.
+    :param backend: the job's backend (default ``task.backend``: a fallback's attempt may run elsewhere).
+    :param attempt: which attempt of the run the job is (0: the operator's own resource; n: its n-th fallback).
+    :param past: the earlier attempts' records (``launch.result.attempt_record``); the result's and the failure's
+        ``attempts`` are these and this job's, and their ``cost_usd`` the attempts' total.
+    :param reason: the capacity kind of the job's failure (``capacity``, ...), when it is one (no fallback left).
     """
-    backend, online = task.backend, task.wandb_hook.credentials.online
+    backend = backend or task.backend
+    online = task.wandb_hook.credentials.online
     cost = job_cost(ref, status, logger=task.log)
     costs = cost_dict(cost, ref)
     resource = backend.ran_on(ref)
+    failed = status.state is not JobState.SUCCEEDED
+    attempts = [
+        *past,
+        attempt_record(
+            attempt,
+            resource,
+            ref.job_id,
+            status.state.value,
+            reason=reason if failed else None,
+            message=status.message if failed else None,
+            cost=costs,
+            job_url=ref.job_url,
+        ),
+    ]
 
     def fail(message: str) -> NoReturn:
-        push_failure(task, context, failure_record(ref, status, message, costs, resource=resource))
+        if past:
+            message += f" {attempts_summary(attempts)}"
+        push_failure(task, context, failure_record(ref, status, message, costs, resource=resource, attempts=attempts))
         links = f" Job: {ref.job_url or ref.job_id}. W&B run: {ref.run_url or ref.run.run_path}."
         raise LaunchJobFailed(f"{message}{links}")
 
@@ -75,8 +109,12 @@ def finish_launch(task: LaunchTask, context: Context, ref: JobRef, status: JobSt
     if task.require_wandb_run and run is not None and run.state != "finished":
         fail(f"{backend.describe(ref)} succeeded but its W&B run {path} is {run.state!r}, not 'finished'.")
     if run is not None and cost is not None and online:
+        if past:  # the run's cost is every attempt's: airflow/cost_usd is their sum, like the result's cost_usd
+            cost = replace(cost, usd=total_cost(attempts) or cost.usd)
         write_cost_summary(task.wandb_hook, path, cost, task.log)
-    result = launch_result(ref, status, run=run or RunInfo(state=None), resource=resource, cost=costs)
+    result = launch_result(
+        ref, status, run=run or RunInfo(state=None), resource=resource, cost=costs, attempts=attempts
+    )
     record_artifact_events(task, context, result)  # wandb-artifact outlets: an event only for logged versions
     artifacts = [a["uri"] for a in result["artifacts"]]
     task.log.info("W&B run %s %s; summary %s; artifacts %s", path, result["run_state"], result["summary"], artifacts)
@@ -98,6 +136,16 @@ def read_run(task: LaunchTask, ref: JobRef) -> RunInfo | None:
         if run is None or run.state != "running" or time.monotonic() > deadline:
             return run
         time.sleep(5)
+
+
+def attempts_summary(attempts: Sequence[dict[str, Any]]) -> str:
+    """``Attempts: sagemaker job a (failed, capacity); sagemaker job b (failed).`` for a failure message."""
+    said = []
+    for entry in attempts:
+        what = f"{entry['resource']} job {entry['job_id']}" if entry.get("job_id") else f"{entry['resource']}"
+        why = ", ".join(str(w) for w in (entry.get("job_state"), entry.get("reason")) if w)
+        said.append(f"{what} ({why})")
+    return f"Attempts: {'; '.join(said)}."
 
 
 def push_failure(task: LaunchTask, context: Context, record: dict[str, Any]) -> None:

@@ -2,25 +2,44 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shlex
 import time
 from collections.abc import Sequence
 from datetime import timedelta
 from functools import cached_property
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 
 from airflow.sdk import BaseOperator, Context
 from airflow.sdk.exceptions import TaskDeferralError, TaskDeferralTimeout, TaskDeferred
 
 from airflow_wandb_launch.assets import record_artifact_events
-from airflow_wandb_launch.backends import Backend, backend_class, canonical_resource, foreign_connection_arg
+from airflow_wandb_launch.backends import (
+    Backend,
+    backend_class,
+    canonical_resource,
+    foreign_connection_arg,
+    make_backend,
+    resource_names,
+)
+from airflow_wandb_launch.backends.base import PENDING_TIMEOUT, is_pending_timeout
+from airflow_wandb_launch.cost.estimate import cost_dict, job_cost
 from airflow_wandb_launch.errors import LaunchJobFailed, ResourceArgsError
 from airflow_wandb_launch.hooks.wandb import WandbHook
+from airflow_wandb_launch.launch.fallbacks import (
+    Attempt,
+    attempt_request,
+    attempt_target,
+    parse_fallbacks,
+    plan_attempt,
+)
 from airflow_wandb_launch.launch.job import JobRef, JobState, JobStatus
 from airflow_wandb_launch.launch.memory import LaunchRecord, Phase, forget, remember, remembered, try_chain
 from airflow_wandb_launch.launch.prepare import prepare_launch
 from airflow_wandb_launch.launch.request import LaunchRequest
+from airflow_wandb_launch.launch.resource_args import load_resource_args
+from airflow_wandb_launch.launch.result import attempt_record, total_cost
 from airflow_wandb_launch.launch.run import RunIdentity, make_run_id
 from airflow_wandb_launch.lineage import OpenLineageMixin
 from airflow_wandb_launch.links import JOB_URL_KEY, RUN_URL_KEY, CloudJobLink, WandbRunLink
@@ -30,6 +49,24 @@ from airflow_wandb_launch.triggers.polling import wait_in_process
 
 #: extra time Airflow's own deferral timeout allows past the trigger's deadline (a backstop).
 DEFERRAL_GRACE = timedelta(minutes=5)
+#: an attempt's job state when the cloud refused its submit (a quota checked at create).
+REFUSED = "refused"
+
+
+class Launched(NamedTuple):
+    """A job the task waits on: which attempt of the run it is, and what the earlier attempts came to."""
+
+    ref: JobRef
+    attempt: int = 0
+    past: tuple[dict[str, Any], ...] = ()
+
+
+class _Refused(Exception):
+    """The cloud refused an attempt's submit for capacity or quota, and a fallback remains."""
+
+    def __init__(self, reason: str, error: BaseException) -> None:
+        super().__init__(f"{error}")
+        self.reason, self.error = reason, error
 
 
 class WandbLaunchOperator(OpenLineageMixin, BaseOperator):
@@ -68,6 +105,11 @@ class WandbLaunchOperator(OpenLineageMixin, BaseOperator):
         stands for the rest).
     :param wandb_api_key_env: pass the W&B API key to the job as ``WANDB_API_KEY`` in its definition (as W&B
         Launch's own runners do); False for images that get the key from their own secret store.
+    :param fallbacks: where to try the same W&B run next when its job fails for capacity or quota (or a spot job
+        waited past its limit, or it stayed pending past ``pending_timeout``): an ordered list, each a partial
+        ``resource_args`` merged over the current one, ``{"hardware": "1x V100"}``, connection arguments, or a whole
+        other resource (``{"resource": "vertex", "resource_args": ...}``); see ``launch.fallbacks``. Failures that
+        are the job's own never fall back. The result's ``attempts`` lists every attempt, ``cost_usd`` their sum.
     :param connection_args: the resource's connection arguments (``aws_conn_id``, ``region_name``, ...)
         are accepted as keyword arguments.
     """
@@ -115,6 +157,7 @@ class WandbLaunchOperator(OpenLineageMixin, BaseOperator):
         wandb_api_key_env: bool = True,
         stream_logs: bool | None = None,
         max_log_lines_per_poll: int = 200,
+        fallbacks: Sequence[dict[str, Any]] | None = None,
         **kwargs: Any,
     ) -> None:
         self.resource = canonical_resource(resource)
@@ -136,11 +179,54 @@ class WandbLaunchOperator(OpenLineageMixin, BaseOperator):
         if max_log_lines_per_poll < 1:
             raise ResourceArgsError(self.resource, "max_log_lines_per_poll", max_log_lines_per_poll, "an integer >= 1")
         self.stream_logs, self.max_log_lines_per_poll = stream_logs, max_log_lines_per_poll
+        self.fallbacks = fallbacks
+        self._fallbacks = parse_fallbacks(self.resource, fallbacks)
         self._active: JobRef | None = None
+        self._active_backend: Backend | None = None
+        self._tried: tuple[dict[str, Any], ...] = ()  # the attempts so far, for XCom failure of a failed submit
+        self._trying = self.resource  # the resource of the attempt being submitted
 
     @cached_property
     def backend(self) -> Backend:
+        """The backend of the operator's own resource (the first attempt's)."""
         return backend_class(self.resource)(**self.connection_args)
+
+    def backend_for(self, resource: str, connection_args: dict[str, Any]) -> Backend:
+        """The backend of an attempt's resource and connection (``backend`` for the operator's own; others kept)."""
+        if resource == self.resource and connection_args == self.connection_args:
+            return self.backend
+        others: dict[str, Backend] = self.__dict__.setdefault("_other_backends", {})
+        key = f"{resource}:{json.dumps(connection_args, sort_keys=True, default=str)}"
+        if key not in others:
+            others[key] = make_backend(resource, connection_args)
+        return others[key]
+
+    def _backend_at(self, attempt: int) -> Backend:
+        return self.backend_for(*self._target(attempt))
+
+    def _target(self, attempt: int) -> tuple[str, dict[str, Any]]:
+        """Attempt ``attempt``'s resource and connection arguments."""
+        if not attempt:
+            return self.resource, self.connection_args
+        return attempt_target(attempt, self.resource, self.connection_args, self._fallbacks)
+
+    def _attempt(self, context: Context, attempt: int) -> Attempt:
+        """What attempt ``attempt`` launches (its ``resource_args`` merged from the fallbacks)."""
+        fileloc = getattr(context.get("dag"), "fileloc", None)
+        base_dir = os.path.dirname(fileloc) if fileloc else None
+
+        def load(resource: str, value: Any) -> dict[str, Any]:
+            names = resource_names(resource)
+            return load_resource_args(value, resource=resource, resource_names=names, base_dir=base_dir)
+
+        return plan_attempt(
+            attempt,
+            resource=self.resource,
+            connection_args=self.connection_args,
+            resource_args=self.resource_args,
+            fallbacks=self._fallbacks,
+            load=load,
+        )
 
     @cached_property
     def wandb_hook(self) -> WandbHook:
@@ -153,43 +239,100 @@ class WandbLaunchOperator(OpenLineageMixin, BaseOperator):
             record = self._chain_record(context)
             if record is not None and record.phase is Phase.SUCCEEDED and record.result is not None:
                 return self._replay(context, record)
-            ref = self._reattach(context, record) or self._submit(context, record)
+            launched = self._reattach(context, record) or self._submit(context, record)
         except Exception as err:  # failed before any job ran: a bad config, a refused submit
-            push_failure(self, context, {"failed": True, "resource": self.resource, "reason": f"{err}"})
+            self._push_submit_failure(context, err)
             raise
-        self._push(context, job_id=ref.job_id, **{JOB_URL_KEY: ref.job_url}, **self._job_xcom(ref))
-        self.log.info("%s%s", self.backend.describe(ref), f": {ref.job_url}" if ref.job_url else "")
-        return self._wait(context, ref)
+        return self._follow(context, launched)
 
-    def _submit(self, context: Context, record: LaunchRecord | None) -> JobRef:
-        """Persist, then submit: the run (and so the job's name or label) is recorded before the cloud sees it."""
-        backend, creds = self.backend, self.wandb_hook.credentials
+    def _follow(self, context: Context, launched: Launched) -> dict[str, Any]:
+        """Push the job's XCom, then wait for it."""
+        ref = launched.ref
+        self._push(context, job_id=ref.job_id, **{JOB_URL_KEY: ref.job_url}, **self._job_xcom(ref))
+        backend = self._backend_at(launched.attempt)
+        self.log.info("%s%s", backend.describe(ref), f": {ref.job_url}" if ref.job_url else "")
+        return self._wait(context, ref, launched.attempt, launched.past)
+
+    def _push_submit_failure(self, context: Context, err: BaseException) -> None:
+        """XCom ``failure`` of a task whose launch failed before a job ran (with the attempts so far, if any)."""
+        record: dict[str, Any] = {"failed": True, "resource": self._trying, "reason": f"{err}"}
+        if self._tried:
+            record.update(attempts=list(self._tried), cost_usd=total_cost(list(self._tried)))
+        push_failure(self, context, record)
+
+    def _submit(self, context: Context, record: LaunchRecord | None, *, fallback: bool = False) -> Launched:
+        """Persist, then submit: the run (and so the job's name or label) is recorded before the cloud sees it.
+
+        :param record: an interrupted submit's record (its run and attempt are submitted again), or with
+            ``fallback`` the next attempt's (its run, attempt and the earlier attempts); otherwise a new run's
+            first attempt is submitted.
+        :param fallback: ``record`` is a fallback's next attempt, never submitted before.
+
+        A submit the cloud refuses for capacity or quota moves on to the next fallback, if one remains.
+        """
+        interrupted = not fallback and record is not None and record.phase is Phase.SUBMITTING
+        if fallback or interrupted:
+            run, attempt, past = record.run, record.attempt, record.attempts  # type: ignore[union-attr]
+        else:
+            run, attempt, past = self._identity(context), 0, ()
+        self._tried = past
+        while True:
+            try:
+                return Launched(
+                    self._submit_attempt(context, run, attempt, past, interrupted=interrupted), attempt, past
+                )
+            except _Refused as refused:
+                resource, _ = self._target(attempt)
+                message = f"{refused.error}"
+                past = (*past, attempt_record(attempt, resource, None, REFUSED, reason=refused.reason, message=message))
+                self._tried, interrupted = past, False
+                self.log.warning(
+                    "%s refused the submit for %s (%s): trying fallback %d of %d (%s) for W&B run %s.",
+                    resource,
+                    refused.reason,
+                    message,
+                    attempt + 1,
+                    len(self._fallbacks),
+                    self._fallbacks[attempt].describe(),
+                    run.run_path,
+                )
+                attempt += 1
+
+    def _submit_attempt(
+        self, context: Context, run: RunIdentity, attempt: int, past: tuple[dict[str, Any], ...], *, interrupted: bool
+    ) -> JobRef:
+        """Submit one attempt of ``run`` (the record written first); raises ``_Refused`` to fall back."""
+        self._trying = self._target(attempt)[0]
+        plan = self._attempt(context, attempt)
+        backend, creds = self.backend_for(plan.resource, plan.connection_args), self.wandb_hook.credentials
         if not creds.online and not backend.runs_on_worker and self.require_wandb_run:
             raise ResourceArgsError(
-                self.resource,
+                plan.resource,
                 f"connection {self.wandb_conn_id!r}",
                 None,
                 "a W&B API key (password): a cloud job cannot log its run without one",
             )
-        interrupted = record is not None and record.phase is Phase.SUBMITTING
-        run = record.run if interrupted else self._identity(context)  # type: ignore[union-attr]
         prepared = prepare_launch(
-            self._request(context, run),
-            self.resource_args,
+            self._request(context, run, plan),
+            plan.resource_args,
             creds,
-            resource_names=(self.resource, *backend.aliases),
+            resource_names=(plan.resource, *backend.aliases),
             max_env_value_length=backend.max_env_value_length,
             with_api_key=self.wandb_api_key_env,
             fill_macros=backend.fills_macros,
         )
         payload = backend.build(prepared.request, prepared.resource_args, prepared.env)
+        planned = backend.planned_job_id(payload)
+        if planned is not None and any(a.get("job_id") == planned for a in past):
+            expected = "a job name of its own for each attempt: leave the name out of resource_args with fallbacks"
+            raise ResourceArgsError(plan.resource, "job name", planned, expected)
         self.remember_lineage_request(context, payload)  # its datasets (URIs only) for OpenLineage, if enabled
         run_url = run.url(creds.base_url) if creds.online else None
         self._push(context, run_id=run.run_id, run_path=run.run_path, **{RUN_URL_KEY: run_url})
         if backend.runs_on_worker:  # the job lives and dies with this worker: nothing to find on a retry
             ref = backend.submit(payload, run)
             return ref.with_urls(job_url=backend.job_url(ref), run_url=run_url)
-        record = LaunchRecord(Phase.SUBMITTING, run, try_chain(context), backend.planned_job_id(payload))
+        record = LaunchRecord(Phase.SUBMITTING, run, try_chain(context), planned, attempt=attempt, attempts=tuple(past))
         if not remember(context, record, self.log):
             self.log.warning("No task state store: a retry after a worker death may submit a second job.")
         found = backend.find_submitted(payload, run) if interrupted else None
@@ -197,8 +340,15 @@ class WandbLaunchOperator(OpenLineageMixin, BaseOperator):
             self.log.info("An earlier try's submit of W&B run %s reached the cloud: attaching to it.", run.run_path)
             ref = found
         else:
-            self.log.info("Submitting %s job for W&B run %s", self.resource, run.run_path)
-            ref = backend.submit(payload, run)  # idempotent by the recorded name where the cloud names jobs
+            which = f" (fallback {attempt} of {len(self._fallbacks)})" if attempt else ""
+            self.log.info("Submitting %s job for W&B run %s%s", plan.resource, run.run_path, which)
+            try:
+                ref = backend.submit(payload, run)  # idempotent by the recorded name where the cloud names jobs
+            except Exception as err:
+                reason = backend.refusal_reason(err) if attempt < len(self._fallbacks) else None
+                if reason is None:
+                    raise
+                raise _Refused(reason, err) from err
         ref = ref.with_urls(job_url=backend.job_url(ref), run_url=run_url)
         remember(context, record.submitted(ref), self.log)
         return ref
@@ -224,17 +374,20 @@ class WandbLaunchOperator(OpenLineageMixin, BaseOperator):
             job_type=self.job_type,
         )
 
-    def _request(self, context: Context, run: RunIdentity) -> LaunchRequest:
+    def _request(self, context: Context, run: RunIdentity, attempt: Attempt | None = None) -> LaunchRequest:
+        """What to launch for ``run``: attempt ``attempt`` (default: the first) of it."""
         ti = context["ti"]
+        resource = attempt.resource if attempt else self.resource
+        backend = self.backend_for(resource, attempt.connection_args) if attempt else self.backend
         image, entry_point = self.image, self.entry_point
-        if self.job and self.backend.resolves_job_image:
+        if self.job and backend.resolves_job_image:
             image, job_entry_point = self.wandb_hook.get_job_image(self.job)
             entry_point = entry_point or job_entry_point
         if isinstance(entry_point, str):
             entry_point = shlex.split(entry_point)
         fileloc = getattr(context.get("dag"), "fileloc", None)
-        return LaunchRequest(
-            resource=self.resource,
+        request = LaunchRequest(
+            resource=resource,
             run=run,
             image=image,
             job=self.job,
@@ -250,6 +403,7 @@ class WandbLaunchOperator(OpenLineageMixin, BaseOperator):
             base_dir=os.path.dirname(fileloc) if fileloc else None,
             options=self._launch_options(),
         )
+        return attempt_request(request, attempt.index) if attempt else request
 
     def _launch_options(self) -> dict[str, Any]:
         """Resource-specific launch options (``LaunchRequest.options``); none for the cloud resources."""
@@ -269,26 +423,30 @@ class WandbLaunchOperator(OpenLineageMixin, BaseOperator):
             return record
         self.log.info("The task was cleared (try chain %s, was %s): launching anew.", chain, record.chain)
         if record.phase is not Phase.SUCCEEDED:
-            job = record.job or self.backend.find_launched(record.run, record.job_id)
+            backend = self._backend_at(record.attempt)
+            job = record.job or backend.find_launched(record.run, record.job_id)
             if job is not None:
-                self._cancel(job, "the task was cleared")
+                self._cancel(job, "the task was cleared", backend)
         forget(context)
         return None
 
-    def _reattach(self, context: Context, record: LaunchRecord | None) -> JobRef | None:
-        """The job an earlier try of this chain submitted, if it is still running or it succeeded."""
+    def _reattach(self, context: Context, record: LaunchRecord | None) -> Launched | None:
+        """The job an earlier try of this chain submitted (of the attempt it recorded), if it is still running or
+        it succeeded, or if it failed in a way the next fallback takes over (the fallback is then made)."""
         if record is None or record.phase is not Phase.SUBMITTED or record.job is None:
             return None
-        ref = record.job
+        ref, backend = record.job, self._backend_at(record.attempt)
         try:
-            state = self.backend.status(ref).state
+            status = backend.status(ref)
         except Exception as err:
             self.log.warning("Could not read earlier job %s (%s); submitting a new one.", ref.job_id, err)
             return None
-        if state in (JobState.PENDING, JobState.RUNNING, JobState.SUCCEEDED):
-            self.log.info("Reattaching to %s from an earlier try (%s).", self.backend.describe(ref), state.value)
+        state, which = status.state, f", attempt {record.attempt}" if record.attempt else ""
+        falls_back = state.terminal and self._fallback_reason(record.attempt, backend, status) is not None
+        if state in (JobState.PENDING, JobState.RUNNING, JobState.SUCCEEDED) or falls_back:
+            self.log.info("Reattaching to %s from an earlier try (%s%s).", backend.describe(ref), state.value, which)
             self._push(context, run_id=ref.run.run_id, run_path=ref.run.run_path, **{RUN_URL_KEY: ref.run_url})
-            return ref
+            return Launched(ref, record.attempt, record.attempts)
         return None
 
     def _replay(self, context: Context, record: LaunchRecord) -> dict[str, Any]:
@@ -308,91 +466,202 @@ class WandbLaunchOperator(OpenLineageMixin, BaseOperator):
 
     # -- wait -----------------------------------------------------------------------------------------------
 
-    def _wait(self, context: Context, ref: JobRef) -> dict[str, Any]:
-        self._active = ref
+    def _wait(
+        self, context: Context, ref: JobRef, attempt: int = 0, past: tuple[dict[str, Any], ...] = ()
+    ) -> dict[str, Any]:
+        backend = self._backend_at(attempt)
+        self._active, self._active_backend = ref, backend
+        resume = {"attempt": attempt, "attempts": list(past)} if attempt else {}
         try:
-            status = self._first_status(ref)
+            status = self._first_status(ref, backend)
             if status is not None and status.state.terminal:  # ended before we could defer: no trigger needed
-                return self._finish(context, ref, status)
-            trigger = self._trigger(context, ref)
+                return self._finish(context, ref, status, attempt, past)
+            trigger = self._trigger(context, ref, attempt)
             if self.deferrable:
                 deadline = trigger.deadline
                 timeout = timedelta(seconds=deadline - time.time()) + DEFERRAL_GRACE if deadline else None
-                self.defer(trigger=trigger, method_name="execute_complete", timeout=timeout)
+                self.defer(trigger=trigger, method_name="execute_complete", kwargs=resume or None, timeout=timeout)
             event = wait_in_process(trigger)  # the trigger's own loop, here on the worker
         except (TaskDeferred, LaunchJobFailed):
             raise
         except BaseException:  # killed, timed out or crashed while waiting on the worker
-            self._cancel(ref, "the task was interrupted")
+            self._cancel(ref, "the task was interrupted", backend)
             raise
-        return self.execute_complete(context, event)
+        return self.execute_complete(context, event, **resume)
 
-    def _first_status(self, ref: JobRef) -> JobStatus | None:
-        if self.backend.runs_on_worker:
-            return self.backend.wait(ref, lambda line: self.log.info("%s", line))  # type: ignore[attr-defined]
+    def _first_status(self, ref: JobRef, backend: Backend | None = None) -> JobStatus | None:
+        backend = backend or self.backend
+        if backend.runs_on_worker:
+            return backend.wait(ref, lambda line: self.log.info("%s", line))  # type: ignore[attr-defined]
         try:
-            return self.backend.status(ref)
+            return backend.status(ref)
         except Exception as err:  # the trigger's error budget takes it from here
-            self.log.warning("Reading %s failed: %s", self.backend.describe(ref), err)
+            self.log.warning("Reading %s failed: %s", backend.describe(ref), err)
             return None
 
-    def _trigger(self, context: Context, ref: JobRef) -> LaunchJobTrigger:
+    def _trigger(self, context: Context, ref: JobRef, attempt: int = 0) -> LaunchJobTrigger:
         start = getattr(context["ti"], "start_date", None)
         started = start.timestamp() if start else time.time()
         timeout, pending = self.execution_timeout, self.pending_timeout
+        resource, connection_args = self._target(attempt)
+        backend = self.backend_for(resource, connection_args)
         return LaunchJobTrigger(
             job_ref=ref.to_dict(),
-            connection_args=self.connection_args,
+            connection_args=connection_args,
             poll_interval=self.poll_interval,
             deadline=started + timeout.total_seconds() if timeout else None,
             pending_timeout=pending.total_seconds() if pending else None,
             pending_since=time.time(),
             cancel_on_kill=self.cancel_on_kill,
-            stream_logs=self.backend.streams_logs if self.stream_logs is None else self.stream_logs,
+            stream_logs=backend.streams_logs if self.stream_logs is None else self.stream_logs,
             max_log_lines_per_poll=self.max_log_lines_per_poll,
         )
 
-    def execute_complete(self, context: Context, event: dict[str, Any]) -> dict[str, Any]:
-        """Resume after the trigger fired: turn its event into the task's result or failure."""
-        return self._finish(context, JobRef.from_dict(event["job"]), JobStatus.from_dict(event["status"]))
+    def execute_complete(
+        self,
+        context: Context,
+        event: dict[str, Any],
+        attempt: int | None = None,
+        attempts: list[dict[str, Any]] | None = None,
+    ) -> dict[str, Any]:
+        """Resume after the trigger fired: turn its event into the task's result, its failure, or the next attempt.
+
+        :param attempt: which attempt of the run the job is (deferral kwargs of a fallback's attempt; when absent,
+            the launch record says, else the first).
+        :param attempts: the earlier attempts' records.
+        """
+        ref, status = JobRef.from_dict(event["job"]), JobStatus.from_dict(event["status"])
+        if attempt is None:
+            attempt, past = self._recorded_attempt(context, ref)
+        else:
+            past = tuple(attempts or ())
+        return self._finish(context, ref, status, attempt, past)
+
+    def _recorded_attempt(self, context: Context, ref: JobRef) -> tuple[int, tuple[dict[str, Any], ...]]:
+        """The attempt the launch record names for job ``ref`` (0 and none before it if it names another)."""
+        if self._fallbacks and (record := remembered(context)) is not None and record.job_id == ref.job_id:
+            return record.attempt, record.attempts
+        return 0, ()
 
     def resume_execution(self, next_method: str, next_kwargs: dict[str, Any] | None, context: Context) -> Any:
         try:
             return super().resume_execution(next_method, next_kwargs, context)
         except (TaskDeferralError, TaskDeferralTimeout):  # Airflow timed the deferral out, or the trigger crashed
             if (record := remembered(context)) is not None and record.job is not None:
-                self._cancel(record.job, "the deferral failed or timed out")
+                self._cancel(record.job, "the deferral failed or timed out", self._backend_at(record.attempt))
             raise
 
     def on_kill(self) -> None:
         if self._active is not None:
-            self._cancel(self._active, "the task was killed")
+            self._cancel(self._active, "the task was killed", self._active_backend)
 
-    def _cancel(self, ref: JobRef, why: str) -> None:
-        what = self.backend.describe(ref)
+    def _cancel(self, ref: JobRef, why: str, backend: Backend | None = None) -> None:
+        backend = backend or self.backend
+        what = backend.describe(ref)
         if not self.cancel_on_kill:
             self.log.warning("%s; %s keeps running (cancel_on_kill=False)", why, what)
             return
         self.log.warning("%s: stopping %s", why, what)
         try:
-            said = self.backend.cancel(ref)
+            said = backend.cancel(ref)
             if said:
                 self.log.warning("%s", said)
         except Exception:
             self.log.exception("Stopping %s failed", what)
 
-    def _finish(self, context: Context, ref: JobRef, status: JobStatus) -> dict[str, Any]:
-        self._active = None
+    def _finish(
+        self,
+        context: Context,
+        ref: JobRef,
+        status: JobStatus,
+        attempt: int = 0,
+        past: tuple[dict[str, Any], ...] = (),
+    ) -> dict[str, Any]:
+        self._active = self._active_backend = None
+        backend = self._backend_at(attempt)
         try:
-            status = self.backend.final_status(ref, status)
+            status = backend.final_status(ref, status)
         except Exception as err:  # the details are a nicety: the job's end is known
-            self.log.warning("Could not read the ended %s's details: %s", self.backend.describe(ref), err)
-        result = finish_launch(self, context, self.backend.resolve_run(ref, status), status)
-        if not self.backend.runs_on_worker:  # before Airflow records the success: a retry returns this result
-            record = remembered(context) or LaunchRecord(Phase.SUBMITTED, ref.run, try_chain(context), ref.job_id, ref)
+            self.log.warning("Could not read the ended %s's details: %s", backend.describe(ref), err)
+        kind = self._fallback_reason(attempt, backend, status, last_too=True)
+        if kind is not None and attempt < len(self._fallbacks):
+            return self._fall_back(context, ref, status, attempt, past, kind, backend)
+        result = finish_launch(
+            self,
+            context,
+            backend.resolve_run(ref, status),
+            status,
+            backend=backend,
+            attempt=attempt,
+            past=past,
+            reason=kind,
+        )
+        if not backend.runs_on_worker:  # before Airflow records the success: a retry returns this result
+            record = remembered(context) or LaunchRecord(
+                Phase.SUBMITTED, ref.run, try_chain(context), ref.job_id, ref, attempt=attempt, attempts=past
+            )
             remember(context, record.succeeded(result), self.log)
         self._lineage_result = result
         return result
+
+    def _fallback_reason(
+        self, attempt: int, backend: Backend, status: JobStatus, *, last_too: bool = False
+    ) -> str | None:
+        """Why the ended job may fall back (None: it succeeded, or failed on its own); only while a fallback
+        remains unless ``last_too``."""
+        if not self._fallbacks or (attempt >= len(self._fallbacks) and not last_too):
+            return None
+        if status.state is JobState.SUCCEEDED or not status.state.terminal:
+            return None
+        try:
+            reason = backend.fallback_reason(status)
+        except Exception as err:  # a classifier must never fail the task: a plain failure, then
+            self.log.warning("Could not classify the %s job's failure (%s): %r", backend.resource, status.message, err)
+            reason = None
+        return reason or (PENDING_TIMEOUT if is_pending_timeout(status) else None)
+
+    def _fall_back(
+        self,
+        context: Context,
+        ref: JobRef,
+        status: JobStatus,
+        attempt: int,
+        past: tuple[dict[str, Any], ...],
+        reason: str,
+        backend: Backend,
+    ) -> dict[str, Any]:
+        """Record the failed attempt, submit the next one for the same W&B run, and wait for it."""
+        cost = cost_dict(job_cost(ref, status, logger=self.log), ref)
+        entry = attempt_record(
+            attempt,
+            backend.ran_on(ref),
+            ref.job_id,
+            status.state.value,
+            reason=reason,
+            message=status.message,
+            cost=cost,
+            job_url=ref.job_url,
+        )
+        past = (*past, entry)
+        self.log.warning(
+            "%s %s for %s (%s): trying fallback %d of %d (%s) for the same W&B run %s.",
+            backend.describe(ref),
+            status.state.value,
+            reason,
+            status.message or status.cloud_state,
+            attempt + 1,
+            len(self._fallbacks),
+            self._fallbacks[attempt].describe(),
+            ref.run.run_path,
+        )
+        following = LaunchRecord(Phase.SUBMITTING, ref.run, try_chain(context), attempt=attempt + 1, attempts=past)
+        self._tried = past
+        try:
+            launched = self._submit(context, following, fallback=True)
+        except Exception as err:
+            self._push_submit_failure(context, err)
+            raise
+        return self._follow(context, launched)
 
     def _push(self, context: Context, **values: Any) -> None:
         ti = context["ti"]

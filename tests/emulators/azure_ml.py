@@ -44,6 +44,22 @@ from tests.emulators.tls import self_signed_cert
 TERMINAL = frozenset({"Completed", "Failed", "Canceled"})
 _RUN_HISTORY_FIELDS = ("error", "startTimeUtc", "endTimeUtc")
 DEFAULT_ERROR = {"code": "UserError", "message": "Execution failed. User process exited with code 1."}
+#: Run History's error of a job Azure ML could not give machines for the workspace's quota, as it words it.
+QUOTA_ERROR = {
+    "code": "QuotaExceeded",
+    "message": (
+        "Subscription 00000000-0000-0000-0000-000000000000 does not have enough quota for Standard_NC24ads_A100_v4. "
+        "Currently available: 0, requested: 24. Please request a quota increase (QuotaExceeded)."
+    ),
+}
+#: ... when the region had no VMs of the size.
+ALLOCATION_ERROR = {
+    "code": "AllocationFailed",
+    "message": (
+        "AllocationFailed: Allocation failed. We do not have sufficient capacity for the requested VM size in this "
+        "region."
+    ),
+}
 _FAULT_CODES = {429: "TooManyRequests", 500: "InternalServerError", 502: "BadGateway", 503: "ServiceUnavailable"}
 _WS = (
     r"/subscriptions/(?P<sub>[^/]+)/resourceGroups/(?P<rg>[^/]+)"

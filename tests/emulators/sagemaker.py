@@ -12,6 +12,10 @@ handlers are patched (in this process, so callers in other processes see the sam
   advance one step, as a Describe would (``set_status`` jobs stay where they were set).
 * ``StopTrainingJob`` (missing from moto) is recorded and turns the job Stopping, then Stopped.
 * ``set_status(name, "Completed")`` / ``finish_all()`` end jobs at once, for Describe and List alike.
+* Failures a fallback may fix, worded as SageMaker words them: ``capacity_failure()`` (a job that fails with
+  :data:`CAPACITY_FAILURE`), ``quota_failure()`` (:data:`QUOTA_FAILURE`), ``spot_wait_exceeded()`` (a managed spot
+  job ``Stopped`` with ``SecondaryStatus: MaxWaitTimeExceeded``); ``refuse_create()`` makes the next
+  CreateTrainingJob fail with ``ResourceLimitExceeded`` (the quota checked at submit), creating nothing.
 * ``meter`` counts requests per operation and reads per job (a Describe, or a List that returned it).
 * ``faults`` are served before moto sees the call; ``Faults.inject(..., method=...)`` takes the
   operation name (``"DescribeTrainingJob"``), not the HTTP method (always POST here).
@@ -39,7 +43,7 @@ from moto.core import DEFAULT_ACCOUNT_ID
 from moto.core.responses import ActionResult, BaseResponse, EmptyResult
 from moto.logs.models import logs_backends
 from moto.logs.responses import LogsResponse
-from moto.sagemaker.exceptions import ResourceInUseException, ValidationError
+from moto.sagemaker.exceptions import ResourceInUseException, SagemakerClientError, ValidationError
 from moto.sagemaker.models import FakeTrainingJob, sagemaker_backends
 from moto.sagemaker.responses import SageMakerResponse
 from moto.server import ThreadedMotoServer
@@ -65,6 +69,50 @@ ERROR_CODES = {
     503: "ServiceUnavailable",
 }
 DEFAULT_FAILURE = "AlgorithmError: scripted failure"
+#: DescribeTrainingJob's FailureReason when SageMaker had no instances of the type (the service's own words).
+CAPACITY_FAILURE = (
+    "CapacityError: Unable to provision requested ML compute capacity. Please retry using a different ML instance type."
+)
+#: ... when the account's quota for the instance type is spent.
+QUOTA_FAILURE = (
+    "ResourceLimitExceeded: The account-level service limit 'ml.p3.2xlarge for training job usage' is 0 Instances, "
+    "with current utilization of 0 Instances and a request delta of 1 Instances. Please use AWS Service Quotas to "
+    "request an increase for this quota. If AWS Service Quotas is not available, contact AWS support to request an "
+    "increase for this quota."
+)
+#: CreateTrainingJob's refusal of a job past the account's quota (``refuse_create``).
+QUOTA_REFUSAL = (
+    "The account-level service limit 'ml.p3.2xlarge for training job usage' is 0 Instances, with current "
+    "utilization of 0 Instances and a request delta of 1 Instances. Please use AWS Service Quotas to request an "
+    "increase for this quota."
+)
+
+
+def capacity_failure(starting_reads: int = 1, **fields: Any) -> Lifecycle:
+    """A job that is Starting for ``starting_reads`` reads, then fails for capacity (``fields`` on its end)."""
+    end = {"FailureReason": CAPACITY_FAILURE, "SecondaryStatus": "Failed", **fields}
+    return Lifecycle(("InProgress", starting_reads, {"SecondaryStatus": "Starting"}), ("Failed", None, end))
+
+
+def quota_failure(starting_reads: int = 1, **fields: Any) -> Lifecycle:
+    """A job that fails for the account's quota of its instance type."""
+    end = {"FailureReason": QUOTA_FAILURE, "SecondaryStatus": "Failed", **fields}
+    return Lifecycle(("InProgress", starting_reads, {"SecondaryStatus": "Starting"}), ("Failed", None, end))
+
+
+def spot_wait_exceeded(waiting_reads: int = 1, **fields: Any) -> Lifecycle:
+    """A managed spot job that waited for spot capacity past StoppingCondition.MaxWaitTimeInSeconds: Stopped,
+    SecondaryStatus MaxWaitTimeExceeded (no training time billed)."""
+    end = {"SecondaryStatus": "MaxWaitTimeExceeded", "BillableTimeInSeconds": 0, **fields}
+    return Lifecycle(("InProgress", waiting_reads, {"SecondaryStatus": "Starting"}), ("Stopped", None, end))
+
+
+class ResourceLimitExceeded(SagemakerClientError):
+    """CreateTrainingJob's error for a job past the account's quota."""
+
+    code = "ResourceLimitExceeded"
+
+
 #: where SageMaker writes its training jobs' output, one stream per instance start.
 TRAINING_LOG_GROUP = "/aws/sagemaker/TrainingJobs"
 
@@ -106,6 +154,7 @@ class SageMakerEmulator:
         self._requests: dict[str, dict[str, Any]] = {}
         self._stops: list[str] = []
         self._describes: dict[str, int] = {}
+        self._refusals: list[str] = []  # messages the next CreateTrainingJob calls are refused with
         self._log_clock: dict[str, int] = {}  # stream -> its last event's timestamp (ms)
         self.meter.reset()
 
@@ -238,6 +287,15 @@ class SageMakerEmulator:
             else:
                 self._named[name] = lifecycle
         return lifecycle
+
+    def refuse_create(self, message: str = QUOTA_REFUSAL, times: int = 1) -> None:
+        """Refuse the next ``times`` CreateTrainingJob calls with ``ResourceLimitExceeded`` (nothing is created)."""
+        with self._lock:
+            self._refusals.extend([message] * times)
+
+    def take_refusal(self) -> str | None:
+        with self._lock:
+            return self._refusals.pop(0) if self._refusals else None
 
     def lifecycle(self, name: str) -> Lifecycle:
         with self._lock:
@@ -414,6 +472,8 @@ def _create_training_job(self: SageMakerResponse) -> ActionResult:
             "Training job names must be unique within an AWS account and region, "
             f"and a training job with this name already exists ({arn})"
         )
+    if (refusal := _emulator().take_refusal()) is not None:
+        raise ResourceLimitExceeded(refusal)
     result = _emulator()._originals["create_training_job"](self)
     job = self.sagemaker_backend.training_jobs[name]
     job.training_job_status, job.secondary_status, job.training_end_time = "InProgress", "Starting", None

@@ -50,6 +50,32 @@ JOB_STATES = {
     "JOB_STATE_PARTIALLY_SUCCEEDED": 11,
 }
 TERMINAL = {"JOB_STATE_SUCCEEDED", "JOB_STATE_FAILED", "JOB_STATE_CANCELLED", "JOB_STATE_EXPIRED"}
+#: a failed CustomJob's ``error`` when the zone had no machines (a stockout), as Vertex words it: code 8,
+#: RESOURCE_EXHAUSTED.
+STOCKOUT_ERROR = {
+    "code": 8,
+    "message": (
+        "The zone 'us-central1-a' does not have enough resources available to fulfill the request. "
+        "'(resource type:compute)'."
+    ),
+}
+#: ... when the project's quota for the accelerators is spent.
+QUOTA_ERROR = {
+    "code": 8,
+    "message": (
+        "The following quota metrics exceed quota limits: "
+        "aiplatform.googleapis.com/custom_model_training_nvidia_a100_gpus"
+    ),
+}
+#: ... when the training code failed (the job's own failure: never fallen back from).
+USER_CODE_ERROR = {"code": 3, "message": "The replica workerpool0-0 exited with a non-zero status of 1."}
+
+
+def stockout(pending_reads: int = 1) -> Lifecycle:
+    """A CustomJob pending for ``pending_reads`` reads, then failed with :data:`STOCKOUT_ERROR`."""
+    return Lifecycle(("JOB_STATE_PENDING", pending_reads), ("JOB_STATE_FAILED", None, {"error": dict(STOCKOUT_ERROR)}))
+
+
 # HTTP status -> google.rpc.Code name, as Google's REST front end reports it.
 RPC_STATUS = {
     400: "INVALID_ARGUMENT",

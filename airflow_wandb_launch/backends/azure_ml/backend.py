@@ -18,7 +18,7 @@ import logging
 import time
 from typing import Any, ClassVar
 
-from airflow_wandb_launch.backends.azure_ml import EXTRA, RESOURCE
+from airflow_wandb_launch.backends.azure_ml import EXTRA, RESOURCE, capacity
 from airflow_wandb_launch.backends.azure_ml.batch import (
     cloud_state,
     created_epoch,
@@ -212,6 +212,14 @@ class AzureMLBackend(Backend):
             if self.status(ref).state.terminal:
                 return
             raise
+
+    def fallback_reason(self, status: JobStatus) -> str | None:
+        """A spent quota or an allocation failure, from Run History's error: see ``capacity``."""
+        return capacity.is_capacity_failure(status)
+
+    def refusal_reason(self, error: BaseException) -> str | None:
+        """A create refused for quota or capacity (``HttpResponseError`` saying so)."""
+        return capacity.classify(str(error))
 
     def job_url(self, ref: JobRef) -> str | None:
         where = ref.cloud

@@ -15,7 +15,7 @@ from dataclasses import replace
 from typing import Any, ClassVar
 
 from airflow_wandb_launch.backends.base import MAX_CONCURRENT_READS, Backend, NoBillableTime
-from airflow_wandb_launch.backends.sagemaker import RESOURCE
+from airflow_wandb_launch.backends.sagemaker import RESOURCE, capacity
 from airflow_wandb_launch.backends.sagemaker.batch import (
     CREATED_AT,
     is_denied,
@@ -186,6 +186,14 @@ class SageMakerBackend(Backend):
         if seconds is None:
             raise NoBillableTime("SageMaker reported no BillableTimeInSeconds")
         return float(seconds)
+
+    def fallback_reason(self, status: JobStatus) -> str | None:
+        """A capacity, quota or spot-wait failure (``FailureReason``, ``SecondaryStatus``): see ``capacity``."""
+        return capacity.is_capacity_failure(status)
+
+    def refusal_reason(self, error: BaseException) -> str | None:
+        """CreateTrainingJob refused with ``ResourceLimitExceeded`` (a quota) or a capacity error."""
+        return capacity.refusal_reason(*capacity.error_code(error))
 
     def job_url(self, ref: JobRef) -> str | None:
         region = ref.cloud.get("region") or self.region

@@ -12,7 +12,7 @@ import logging
 from typing import Any, ClassVar
 
 from airflow_wandb_launch.backends.base import Backend
-from airflow_wandb_launch.backends.vertex import RESOURCE
+from airflow_wandb_launch.backends.vertex import RESOURCE, capacity
 from airflow_wandb_launch.backends.vertex.batch import (
     CREATED_AT,
     cannot_list,
@@ -42,6 +42,12 @@ from airflow_wandb_launch.launch.run import RunIdentity
 log = logging.getLogger(__name__)
 
 _CLOSING: set[asyncio.Task] = set()
+
+
+#: the label a fallback's attempt (1, 2, ...) carries: its jobs share the first attempt's ``wandb-run-id``.
+ATTEMPT_LABEL = "airflow-attempt"
+#: ``_find_by_run_id``: a job of any attempt.
+ANY_ATTEMPT = object()
 
 
 class VertexBackend(Backend):
@@ -162,7 +168,7 @@ class VertexBackend(Backend):
             custom_job = v1.CustomJob(payload)
         except (ValueError, KeyError, TypeError) as err:  # an enum name Vertex does not know, say
             raise ResourceArgsError(RESOURCE, "spec", payload.get("job_spec"), f"a valid CustomJob ({err})") from err
-        created = self._create(self._parent, custom_job, payload["labels"][RUN_ID_LABEL])
+        created = self._create(self._parent, custom_job, payload["labels"])
         return self._ref(created, run, pricing_inputs(payload, self.region))
 
     @property
@@ -174,15 +180,17 @@ class VertexBackend(Backend):
         return JobRef(RESOURCE, custom_job.name, run, where, pricing)
 
     def find_submitted(self, payload: dict[str, Any], run: RunIdentity) -> JobRef | None:
-        """Vertex assigns job ids: an interrupted submit's job is found by its ``wandb-run-id`` label."""
-        found = self._find_by_run_id(self._parent, payload["labels"][RUN_ID_LABEL])
+        """Vertex assigns job ids: an interrupted submit's job is found by its ``wandb-run-id`` label (and, for a
+        fallback's attempt, which shares the run, its ``airflow-attempt`` label)."""
+        labels = payload["labels"]
+        found = self._find_by_run_id(self._parent, labels[RUN_ID_LABEL], labels.get(ATTEMPT_LABEL))
         return self._ref(found, run, pricing_inputs(payload, self.region)) if found is not None else None
 
     def find_launched(self, run: RunIdentity, job_id: str | None) -> JobRef | None:
         found = self._find_by_run_id(self._parent, run.run_id)
         return self._ref(found, run, None) if found is not None else None
 
-    def _create(self, parent: str, custom_job: Any, run_id: str) -> Any:
+    def _create(self, parent: str, custom_job: Any, labels: dict[str, str]) -> Any:
         """Create the job. A 429 is retried; after a 500/503 (which may have created it) look before retrying."""
         from google.api_core import exceptions
 
@@ -192,7 +200,7 @@ class VertexBackend(Backend):
                 parent=parent, custom_job=custom_job, retry=retry, timeout=CALL_TIMEOUT
             )
         except (exceptions.InternalServerError, exceptions.ServiceUnavailable) as err:
-            existing = self._find_by_run_id(parent, run_id)
+            existing = self._find_by_run_id(parent, labels[RUN_ID_LABEL], labels.get(ATTEMPT_LABEL))
             if existing is not None:
                 self.hook.log.info("Create answered %s but job %s exists: attaching to it.", err, existing.name)
                 return existing
@@ -201,13 +209,22 @@ class VertexBackend(Backend):
                 parent=parent, custom_job=custom_job, retry=retry, timeout=CALL_TIMEOUT
             )
 
-    def _find_by_run_id(self, parent: str, run_id: str) -> Any:
+    def _find_by_run_id(self, parent: str, run_id: str, attempt: str | object | None = ANY_ATTEMPT) -> Any:
+        """The job labelled with ``run_id`` (and, unless ``ANY_ATTEMPT``, ``airflow-attempt`` ``attempt``)."""
         jobs = self.client.list_custom_jobs(
             request={"parent": parent, "filter": f'labels.{RUN_ID_LABEL}="{run_id}"'},
             retry=read_retry(),
             timeout=CALL_TIMEOUT,
         )
-        return next((job for job in jobs if job.labels.get(RUN_ID_LABEL) == run_id), None)
+        return next(
+            (
+                job
+                for job in jobs
+                if job.labels.get(RUN_ID_LABEL) == run_id
+                and (attempt is ANY_ATTEMPT or job.labels.get(ATTEMPT_LABEL) == attempt)
+            ),
+            None,
+        )
 
     def status(self, ref: JobRef) -> JobStatus:
         job = self.client.get_custom_job(name=ref.job_id, retry=read_retry(), timeout=CALL_TIMEOUT)
@@ -255,6 +272,14 @@ class VertexBackend(Backend):
             await client.cancel_custom_job(name=ref.job_id, timeout=CALL_TIMEOUT)
         except (exceptions.BadRequest, exceptions.FailedPrecondition) as err:
             self.hook.log.info("CustomJob %s was not cancelled: it has already ended (%s).", ref.job_id, err)
+
+    def fallback_reason(self, status: JobStatus) -> str | None:
+        """A stockout or a spent quota (``error.code`` 8, RESOURCE_EXHAUSTED, and its message): see ``capacity``."""
+        return capacity.is_capacity_failure(status)
+
+    def refusal_reason(self, error: BaseException) -> str | None:
+        """CreateCustomJob refused with RESOURCE_EXHAUSTED for a quota (not a throttle)."""
+        return capacity.refusal_reason(*capacity.error_status(error))
 
     def job_url(self, ref: JobRef) -> str | None:
         return console_url(ref.job_id, ref.cloud.get("project"))

@@ -51,10 +51,14 @@ def job_status(custom_job: dict[str, Any]) -> JobStatus:
         state = STATE_NAMES[state] if 0 <= state < len(STATE_NAMES) else str(state)
     normalized, why = STATES.get(state, (JobState.RUNNING, None))
     message = None
+    details = _details(custom_job)
     if why is not None:
-        error = (custom_job.get("error") or {}).get("message")
-        message = f"{why}: {error}" if error and normalized is not JobState.FAILED else error or why
-    return JobStatus(normalized, state, message, _details(custom_job))
+        error = custom_job.get("error") or {}
+        message = error.get("message")
+        message = f"{why}: {message}" if message and normalized is not JobState.FAILED else message or why
+        if error.get("code") is not None:  # a google.rpc.Code (8: RESOURCE_EXHAUSTED), for ``capacity``
+            details["error_code"] = int(error["code"])
+    return JobStatus(normalized, state, message, details)
 
 
 def _details(custom_job: dict[str, Any]) -> dict[str, Any]:
