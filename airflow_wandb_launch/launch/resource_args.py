@@ -412,3 +412,19 @@ def _kind_name(kind: type | tuple[type, ...]) -> str:
     }
     kinds = kind if isinstance(kind, tuple) else (kind,)
     return " or ".join(names.get(k, k.__name__) for k in kinds)
+
+
+def text(args: Args, name: str, *, required: bool = False, expected: str = "a string") -> str | None:
+    """A string setting; an empty string counts as missing (an error when ``required``, else None)."""
+    value = args.data.get(name, MISSING)
+    if value is MISSING or value is None:
+        if required:
+            raise args.error(name, MISSING, expected)
+        return None
+    if not isinstance(value, str):
+        raise args.error(name, value, expected)
+    if not value.strip():
+        if required:
+            raise args.error(name, value, f"{expected} (an empty string counts as missing)")
+        return None
+    return value

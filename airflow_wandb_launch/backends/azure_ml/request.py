@@ -14,10 +14,10 @@ import shlex
 from typing import Any
 
 from airflow_wandb_launch.backends.azure_ml import RESOURCE
-from airflow_wandb_launch.backends.azure_ml.validation import check_instance_type, check_with_sdk, text
+from airflow_wandb_launch.backends.azure_ml.validation import check_instance_type, check_with_sdk
 from airflow_wandb_launch.errors import ResourceArgsError
 from airflow_wandb_launch.launch.request import LaunchRequest
-from airflow_wandb_launch.launch.resource_args import Args
+from airflow_wandb_launch.launch.resource_args import Args, text
 
 #: Azure ML job (run) and experiment names: letters, digits, ``_`` and ``-``, starting with a letter or digit.
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,254}$")

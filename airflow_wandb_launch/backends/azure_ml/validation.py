@@ -32,25 +32,8 @@ from typing import Any
 
 from airflow_wandb_launch.backends.azure_ml import EXTRA, RESOURCE
 from airflow_wandb_launch.errors import MISSING, MissingExtraError, ResourceArgsError
-from airflow_wandb_launch.launch.resource_args import Args
 
 log = logging.getLogger(__name__)
-
-
-def text(args: Args, name: str, *, required: bool = False, expected: str = "a string") -> str | None:
-    """A string setting; an empty string counts as missing (an error when ``required``, else None)."""
-    value = args.data.get(name, MISSING)
-    if value is MISSING or value is None:
-        if required:
-            raise args.error(name, MISSING, expected)
-        return None
-    if not isinstance(value, str):
-        raise args.error(name, value, expected)
-    if not value.strip():
-        if required:
-            raise args.error(name, value, f"{expected} (an empty string counts as missing)")
-        return None
-    return value
 
 
 # -- VM sizes ------------------------------------------------------------------------------------------------------

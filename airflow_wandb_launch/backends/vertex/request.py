@@ -28,12 +28,11 @@ from airflow_wandb_launch.backends.vertex.validation import (
     network,
     service_account,
     tensorboard,
-    text,
     v1_type,
 )
 from airflow_wandb_launch.errors import MISSING
 from airflow_wandb_launch.launch.request import LaunchRequest
-from airflow_wandb_launch.launch.resource_args import Args
+from airflow_wandb_launch.launch.resource_args import Args, text
 
 #: W&B Launch's ``spec``: the ``aiplatform.CustomJob`` constructor's arguments, plus the job-spec fields
 #: W&B's docs show beside them.

@@ -27,7 +27,7 @@ from typing import Any
 from airflow_wandb_launch.backends.vertex import RESOURCE
 from airflow_wandb_launch.backends.vertex.client import aiplatform_v1
 from airflow_wandb_launch.errors import MISSING, ResourceArgsError
-from airflow_wandb_launch.launch.resource_args import Args
+from airflow_wandb_launch.launch.resource_args import Args, text
 
 # -- plain values -----------------------------------------------------------------------------------------------
 
@@ -35,22 +35,6 @@ from airflow_wandb_launch.launch.resource_args import Args
 def blank(value: Any) -> bool:
     """None, or a string with nothing but whitespace: both mean "not given"."""
     return value is None or (isinstance(value, str) and not value.strip())
-
-
-def text(args: Args, name: str, *, required: bool = False, expected: str = "a string") -> str | None:
-    """A string setting; an empty string counts as missing (an error when ``required``, else None)."""
-    value = args.data.get(name, MISSING)
-    if value is MISSING or value is None:
-        if required:
-            raise args.error(name, MISSING, expected)
-        return None
-    if not isinstance(value, str):
-        raise args.error(name, value, expected)
-    if not value.strip():
-        if required:
-            raise args.error(name, value, f"{expected} (an empty string counts as missing)")
-        return None
-    return value
 
 
 def did_you_mean(value: Any, choices: Iterable[str]) -> str:
