@@ -34,6 +34,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Itera
 
 #: the retraining example trains on SageMaker (the emulator) in the stack; see test_asset_trigger_e2e.py.
 RETRAINING_PROJECT = "retraining-e2e"
+#: the hyperparameter sweep example trains on SageMaker (the emulator) in the stack; see test_sweep_e2e.py.
+SWEEP_PROJECT = "sweep-e2e"
 #: test-only DAGs (the fault matrix's), served as a second bundle beside example_dags/, which stays user-facing.
 TEST_DAGS = Path(__file__).resolve().parent / "dags"
 LOCAL_BUNDLE = "airflow.dag_processing.bundles.local.LocalDagBundle"
@@ -60,6 +62,8 @@ def airflow_stack(tmp_path_factory: pytest.TempPathFactory, _sagemaker_server, w
         "WANDB_RETRAINING_ENTITY": ENTITY,
         "WANDB_RETRAINING_PROJECT": RETRAINING_PROJECT,
         "WANDB_RETRAINING_RESOURCE": "sagemaker",
+        "WANDB_SWEEP_RESOURCE": "sagemaker",
+        "WANDB_SWEEP_PROJECT": SWEEP_PROJECT,
         **{f"WANDB_{name.upper()}_DIR": str(home / f"wandb-{name}") for name in ("cache", "config", "data")},
         "WANDB_DIR": str(home / "wandb"),
         "WANDB_SILENT": "true",
