@@ -474,19 +474,21 @@ class WandbLaunchOperator(OpenLineageMixin, BaseOperator):
         resume = {"attempt": attempt, "attempts": list(past)} if attempt else {}
         try:
             status = self._first_status(ref, backend)
-            if status is not None and status.state.terminal:  # ended before we could defer: no trigger needed
-                return self._finish(context, ref, status, attempt, past)
-            trigger = self._trigger(context, ref, attempt)
-            if self.deferrable:
-                deadline = trigger.deadline
-                timeout = timedelta(seconds=deadline - time.time()) + DEFERRAL_GRACE if deadline else None
-                self.defer(trigger=trigger, method_name="execute_complete", kwargs=resume or None, timeout=timeout)
-            event = wait_in_process(trigger)  # the trigger's own loop, here on the worker
+            ended = status is not None and status.state.terminal  # ended before we could defer: no trigger needed
+            if not ended:
+                trigger = self._trigger(context, ref, attempt)
+                if self.deferrable:
+                    deadline = trigger.deadline
+                    timeout = timedelta(seconds=deadline - time.time()) + DEFERRAL_GRACE if deadline else None
+                    self.defer(trigger=trigger, method_name="execute_complete", kwargs=resume or None, timeout=timeout)
+                event = wait_in_process(trigger)  # the trigger's own loop, here on the worker
         except (TaskDeferred, LaunchJobFailed):
             raise
         except BaseException:  # killed, timed out or crashed while waiting on the worker
             self._cancel(ref, "the task was interrupted", backend)
             raise
+        if ended:  # outside the guard: a failure while finishing an ended job never sends it a stop
+            return self._finish(context, ref, status, attempt, past)  # type: ignore[arg-type]
         return self.execute_complete(context, event, **resume)
 
     def _first_status(self, ref: JobRef, backend: Backend | None = None) -> JobStatus | None:
