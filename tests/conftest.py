@@ -42,8 +42,8 @@ from tests.emulators.sagemaker import SageMakerEmulator  # noqa: E402
 from tests.emulators.wandb_server import WandbServer  # noqa: E402
 
 ENTITY = "airflow-tests"
-#: the Vertex AI and Azure ML emulator fixtures (``vertex``, ``aml``), for any test module
-pytest_plugins = ["tests.helpers.clouds"]
+#: the Vertex AI and Azure ML emulator fixtures (``vertex``, ``aml``) and the log-tailing ones, for any test module
+pytest_plugins = ["tests.helpers.clouds", "tests.helpers.log_tailing"]
 
 
 @pytest.fixture(scope="session")

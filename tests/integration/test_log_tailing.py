@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 import time
-from types import SimpleNamespace
 
 import pytest
 
@@ -21,11 +19,12 @@ from airflow_wandb_launch.launch.run import RunIdentity
 from airflow_wandb_launch.triggers.launch import LOG_CURSOR_KEY, LaunchJobTrigger
 from airflow_wandb_launch.triggers.status_poller import StatusPoller, close_pollers
 from tests.emulators.lifecycle import Lifecycle
+from tests.helpers.log_tailing import TI, warnings
 from tests.integration.test_launch_trigger import BODY
 
 CONNECTION = {"aws_conn_id": "aws_default", "region_name": None}
-TRIGGER_LOGGER = "airflow_wandb_launch.triggers.launch"
 LOG_OPERATIONS = ("DescribeLogStreams", "GetLogEvents")
+pytestmark = pytest.mark.usefixtures("trigger_log")
 
 
 @pytest.fixture
@@ -50,31 +49,6 @@ async def job(sagemaker):
 
     yield make
     await close_pollers()
-
-
-@pytest.fixture(autouse=True)
-def trigger_log(monkeypatch):
-    """Triggers log through a stdlib logger here (Airflow's is structlog's, which caplog does not see)."""
-    monkeypatch.setattr(LaunchJobTrigger, "log", property(lambda self: logging.getLogger(TRIGGER_LOGGER)))
-
-
-@pytest.fixture
-def shown(caplog):
-    """The lines the trigger wrote to its log so far (read it again after each poll)."""
-    caplog.set_level(logging.INFO)
-
-    def lines(level: int = logging.INFO) -> list[str]:
-        return [
-            r.getMessage()
-            for r in caplog.records
-            if r.levelno == level and r.name.startswith(TRIGGER_LOGGER) and r.getMessage().startswith(("[", "…"))
-        ]
-
-    return lines
-
-
-def warnings(caplog, text: str) -> list[str]:
-    return [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING and text in r.getMessage()]
 
 
 async def test_lines_appear_prefixed_and_once_across_polls(job, sagemaker, shown):
@@ -168,35 +142,6 @@ async def test_a_rebuilt_trigger_resumes_from_its_serialized_cursor(job, sagemak
     revived = LaunchJobTrigger(**kwargs)
     await revived.check()
     assert shown() == ["[algo-1] one", "[algo-1] two", "[algo-1] three"]
-
-
-@pytest.fixture
-def xcom(monkeypatch):
-    """The task's XComs as the triggerer's API would keep them (a dict), for a trigger given a task instance."""
-    from airflow.sdk.execution_time.xcom import XCom
-
-    store: dict[tuple, object] = {}
-    writes: list[tuple] = []
-
-    def key(k, dag_id, task_id, run_id, map_index):
-        return (k, dag_id, task_id, run_id, map_index)
-
-    def set_(cls, k, value, *, dag_id, task_id, run_id, map_index=-1, **_):
-        if store.get("broken"):
-            raise ConnectionError("the API server is unreachable")
-        writes.append(key(k, dag_id, task_id, run_id, map_index))
-        store[writes[-1]] = json.loads(json.dumps(value))
-
-    def get_one(cls, *, key: str, dag_id, task_id, run_id, map_index=None, **_):
-        return store.get((key, dag_id, task_id, run_id, map_index))
-
-    monkeypatch.setattr(XCom, "set", classmethod(set_))
-    monkeypatch.setattr(XCom, "get_one", classmethod(get_one))
-    store["writes"] = writes
-    return store
-
-
-TI = SimpleNamespace(dag_id="d", task_id="train", run_id="manual__1", map_index=-1)
 
 
 async def test_a_trigger_recreated_after_a_triggerer_restart_resumes_from_the_xcom_cursor(job, sagemaker, shown, xcom):
