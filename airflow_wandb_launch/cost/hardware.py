@@ -1,7 +1,7 @@
 """Equivalent hardware across clouds, and each cloud's ``resource_args`` for it.
 
 A hardware request names GPUs (``"1x T4"``, ``"4x A100-40GB"``, ``"8x H100"``) or a CPU-only size (``"cpu-4"``:
-4 vCPUs), one of :data:`REQUESTS`. Each cloud's folder (``backends/<cloud>/hardware.py``) maps every request to
+4 vCPUs), one of :data:`REQUESTS`; ``"1x A100"``, with no memory, is whichever A100 the cloud has at that count. Each cloud's folder (``backends/<cloud>/hardware.py``) maps every request to
 its one offering with the same GPU model and count (or, CPU-only, the same vCPU count) in ``OFFERINGS``, or says
 in ``GAPS`` why it has none and what comes closest; host vCPUs and memory differ between clouds and are not
 matched. :func:`offering` raises :class:`NoEquivalentHardware` for a gap rather than guess. :data:`HARDWARE` and
@@ -35,6 +35,8 @@ REQUESTS = (
     "1x A100-40GB",
     "4x A100-40GB",
     "8x A100-40GB",
+    "1x A100-80GB",
+    "4x A100-80GB",
     "8x A100-80GB",
     "8x H100",
     "cpu-4",
@@ -43,6 +45,9 @@ REQUESTS = (
 )
 #: the GPU models requests may name (upper case) -> the canonical spelling
 GPU_MODELS = {m.upper(): m for m in ("T4", "L4", "V100", "A100-40GB", "A100-80GB", "H100")}
+#: a model named without its memory -> its variants, in the order a cloud's offering is looked for: ``"1x A100"``
+#: is whichever A100 the cloud has at that count (the 40 GB one where both exist)
+GPU_FAMILIES = {"A100": ("A100-40GB", "A100-80GB")}
 _GPU_REQUEST = re.compile(r"^(\d+)\s*[x\u00d7]\s*([a-z0-9-]+)$", re.IGNORECASE)
 _CPU_REQUEST = re.compile(r"^cpu\s*-\s*(\d+)$", re.IGNORECASE)
 
@@ -174,7 +179,7 @@ def parse_request(hardware: str) -> str:
     """The canonical form of a hardware request (``" 4 X a100-40gb "`` -> ``"4x A100-40GB"``).
 
     :param hardware: ``"<n>x <GPU>"`` (``x`` or the multiplication sign) or ``"cpu-<vCPUs>"``, any case, spaces
-        allowed around the parts.
+        allowed around the parts. ``"<n>x A100"`` (no memory) is whichever A100 a cloud has (:data:`GPU_FAMILIES`).
     :raises HardwareRequestError: if it does not parse or the table does not list it.
     """
     if not isinstance(hardware, str):
@@ -185,21 +190,28 @@ def parse_request(hardware: str) -> str:
         request = f"cpu-{int(cpu[1])}"
     elif gpu:
         model = gpu[2].upper()
-        if model == "A100":
-            raise HardwareRequestError(f"{hardware!r} is ambiguous: say A100-40GB or A100-80GB")
         if model == "H100-80GB":
             model = "H100"
-        if model not in GPU_MODELS:
-            raise HardwareRequestError(f"unknown GPU {gpu[2]!r} in {hardware!r}: expected one of {list(GPU_MODELS)}")
-        request = f"{int(gpu[1])}x {GPU_MODELS[model]}"
+        if model not in GPU_MODELS and model not in GPU_FAMILIES:
+            known = [*GPU_MODELS.values(), *GPU_FAMILIES]
+            raise HardwareRequestError(f"unknown GPU {gpu[2]!r} in {hardware!r}: expected one of {known}")
+        request = f"{int(gpu[1])}x {GPU_MODELS.get(model, model)}"
     else:
         raise HardwareRequestError(
             f"cannot parse hardware request {hardware!r}: expected '<count>x <GPU>' (e.g. '4x A100-40GB') "
             "or 'cpu-<vCPUs>' (e.g. 'cpu-4')"
         )
-    if request not in REQUESTS:
+    if not variants(request):
         raise HardwareRequestError(f"{request!r} is not in the hardware table; known requests: {list(REQUESTS)}")
     return request
+
+
+def variants(request: str) -> tuple[str, ...]:
+    """The table's requests a canonical request stands for: itself, or a family's (``"1x A100"`` ->
+    ``("1x A100-40GB",)``; ``"8x A100"`` -> both memories), in the order they are tried. Pure."""
+    count, _, model = request.partition("x ")
+    named = [f"{count}x {variant}" for variant in GPU_FAMILIES.get(model, ())] or [request]
+    return tuple(r for r in named if r in REQUESTS)
 
 
 def offering(cloud: str, hardware: str) -> Offering:
@@ -211,11 +223,16 @@ def offering(cloud: str, hardware: str) -> Offering:
     """
     cloud, request = canonical_cloud(cloud), parse_request(hardware)
     hardware_table, gaps = _tables()
-    found = hardware_table[request][cloud]
-    if found is None:
-        gap = gaps[(request, cloud)]
-        raise NoEquivalentHardware(cloud, request, gap.reason, gap.closest)
-    return found
+    tried = variants(request)
+    for variant in tried:
+        if hardware_table[variant][cloud] is not None:
+            return hardware_table[variant][cloud]
+    missing = [gaps[(variant, cloud)] for variant in tried]
+    reason = "; ".join(
+        f"{variant}: {gap.reason}" if len(tried) > 1 else gap.reason for variant, gap in zip(tried, missing)
+    )
+    closest = tuple(dict.fromkeys(place for gap in missing for place in gap.closest))
+    raise NoEquivalentHardware(cloud, request, reason, closest)
 
 
 def resource_args_for(cloud: str, hardware: str, base: dict[str, Any], *, count: int = 1, spot: bool = False) -> dict:

@@ -19,8 +19,8 @@ one before failed for capacity or quota (the backend's ``fallback_reason``), and
 
 ``hardware`` (``"1x V100"``, ``"8x A100-40GB"``; with ``count``, machines, default 1, and ``spot``, default False)
 names machines instead of a machine type: the equivalent-hardware table (``cost.hardware``) writes the resource's
-offering into the attempt's ``resource_args``, after any partial. A request the table calls ambiguous
-(``"1x A100"``: 40 or 80 GB?) or the resource has no equivalent for fails when the DAG is parsed.
+offering into the attempt's ``resource_args``, after any partial (``"1x A100"``, no memory named, is whichever A100
+the resource has). A request the resource has no equivalent for fails when the DAG is parsed.
 
 Every attempt but the last must be on a resource whose backend classifies capacity failures (its
 ``fallback_reason``), and none may run on the worker (local resources). :func:`parse_fallbacks` checks all of this

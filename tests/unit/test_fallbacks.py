@@ -77,7 +77,7 @@ def test_own_keys_connection_args_and_hardware():
         ("local-process", [{"resource": "sagemaker"}], "fallbacks[0]", "local-process reports no capacity"),
         ("sagemaker", [{"resource": "vertex", "region_name": "x"}], "fallbacks[0].region_name", "sagemaker's"),
         ("sagemaker", [{"hardware": "1x V100", "regoin_name": "x"}], "fallbacks[0].regoin_name", "did you mean"),
-        ("sagemaker", [{"hardware": "1x A100"}], "fallbacks[0].hardware", "ambiguous"),
+        ("sagemaker", [{"hardware": "1x A100"}], "fallbacks[0].hardware", "no equivalent"),
         ("sagemaker", [{"hardware": "1x A100-40GB"}], "fallbacks[0].hardware", "no equivalent"),
         ("sagemaker", [{"hardware": "1x V100", "count": 0}], "fallbacks[0].count", "an integer >= 1"),
         ("sagemaker", [{"hardware": "1x V100", "spot": "yes"}], "fallbacks[0].spot", "true or false"),
@@ -93,7 +93,7 @@ def test_own_keys_connection_args_and_hardware():
         "from-local",
         "foreign-connection",
         "typo",
-        "ambiguous-hardware",
+        "no-single-a100",
         "no-equivalent",
         "count",
         "spot",
@@ -159,6 +159,16 @@ def test_hardware_resolves_through_the_equivalent_hardware_table():
         "accelerator_type": "NVIDIA_TESLA_A100",
         "accelerator_count": 1,
     }
+
+
+def test_an_a100_without_its_memory_is_the_one_the_fallbacks_resource_has():
+    fallbacks = [
+        {"resource": "vertex", "hardware": "1x A100", "resource_args": VERTEX},
+        {"resource": "azure-ml", "hardware": "1x A100", "resource_args": {"environment": "env:1"}},
+    ]
+    vertex, azure = plan(1, fallbacks), plan(2, fallbacks)
+    assert vertex.resource_args["spec"]["worker_pool_specs"][0]["machine_spec"]["machine_type"] == "a2-highgpu-1g"
+    assert azure.resource_args["instance_type"] == "Standard_NC24ads_A100_v4"  # Azure's single A100 is 80 GB
 
 
 def test_another_resource_has_its_own_config_and_connection():

@@ -41,6 +41,8 @@ EXPECTED = {
     "1x A100-40GB": (1, N, ("a2-highgpu-1g", "NVIDIA_TESLA_A100"), N),
     "4x A100-40GB": (4, N, ("a2-highgpu-4g", "NVIDIA_TESLA_A100"), N),
     "8x A100-40GB": (8, "ml.p4d.24xlarge", ("a2-highgpu-8g", "NVIDIA_TESLA_A100"), "Standard_ND96asr_v4"),
+    "1x A100-80GB": (1, N, ("a2-ultragpu-1g", "NVIDIA_A100_80GB"), "Standard_NC24ads_A100_v4"),
+    "4x A100-80GB": (4, N, ("a2-ultragpu-4g", "NVIDIA_A100_80GB"), "Standard_NC96ads_A100_v4"),
     "8x A100-80GB": (8, "ml.p4de.24xlarge", ("a2-ultragpu-8g", "NVIDIA_A100_80GB"), "Standard_ND96amsr_A100_v4"),
     "8x H100": (8, "ml.p5.48xlarge", ("a3-highgpu-8g", "NVIDIA_H100_80GB"), "Standard_ND96isr_H100_v5"),
     "cpu-4": (0, "ml.m5.xlarge", ("n1-standard-4", None), "Standard_D4s_v3"),
@@ -108,6 +110,7 @@ def test_every_none_has_a_reason_and_every_reason_a_none():
         ("8 \u00d7 h100", "8x H100"),
         ("CPU-4", "cpu-4"),
         ("cpu - 16", "cpu-16"),
+        ("1x a100", "1x A100"),
     ],
 )
 def test_requests_parse_case_and_space_tolerantly(text, canonical):
@@ -115,10 +118,36 @@ def test_requests_parse_case_and_space_tolerantly(text, canonical):
 
 
 @pytest.mark.parametrize(
+    ("request_", "cloud", "machine"),
+    [
+        # an A100 of either memory, the 40 GB one where the cloud has both at that count
+        ("1x A100", VERTEX, "a2-highgpu-1g"),
+        ("4x A100", VERTEX, "a2-highgpu-4g"),
+        ("8x A100", VERTEX, "a2-highgpu-8g"),
+        ("1x A100", AZURE_ML, "Standard_NC24ads_A100_v4"),
+        ("4x A100", AZURE_ML, "Standard_NC96ads_A100_v4"),
+        ("8x A100", AZURE_ML, "Standard_ND96asr_v4"),
+        ("8x A100", SAGEMAKER, "ml.p4d.24xlarge"),
+    ],
+)
+def test_an_a100_without_its_memory_is_whichever_a100_the_cloud_has(request_, cloud, machine):
+    assert offering(cloud, request_).name == machine
+
+
+@pytest.mark.parametrize("request_", ["1x A100", "4x A100"])
+def test_an_a100_no_variant_of_which_the_cloud_has_names_both_gaps(request_):
+    with pytest.raises(NoEquivalentHardware) as raised:
+        offering(SAGEMAKER, request_)
+    message = str(raised.value)
+    assert "A100-40GB: SageMaker's only A100-40GB" in message and "A100-80GB: SageMaker's only A100-80GB" in message
+    assert "ml.p4d.24xlarge (8x A100-40GB)" in message and "ml.p4de.24xlarge (8x A100-80GB)" in message
+
+
+@pytest.mark.parametrize(
     ("text", "message"),
     [
         ("A100", "cannot parse"),
-        ("4x A100", "ambiguous"),
+        ("2x A100", "not in the hardware table"),
         ("2x V100", "not in the hardware table"),
         ("1x K80", "unknown GPU"),
         ("cpu-3", "not in the hardware table"),

@@ -22,6 +22,8 @@ OFFERINGS: dict[str, Offering] = {
     "1x V100": _size("Standard_NC6s_v3", "V100", 1, _NCV3),
     "4x V100": _size("Standard_NC24s_v3", "V100", 4, _NCV3),
     "8x A100-40GB": _size("Standard_ND96asr_v4", "A100-40GB", 8),
+    "1x A100-80GB": _size("Standard_NC24ads_A100_v4", "A100-80GB", 1, "the PCIe A100"),
+    "4x A100-80GB": _size("Standard_NC96ads_A100_v4", "A100-80GB", 4, "the PCIe A100"),
     "8x A100-80GB": _size("Standard_ND96amsr_A100_v4", "A100-80GB", 8),
     "8x H100": _size("Standard_ND96isr_H100_v5", "H100", 8),
     # CPU-only: the same vCPU count (Dsv3 has 4 GiB per vCPU).

@@ -24,6 +24,8 @@ PRICE_LIST = PriceList(
         "Standard_NC4as_T4_v3": 0.526,
         "Standard_NC6s_v3": 3.06,
         "Standard_NC24s_v3": 12.24,
+        "Standard_NC24ads_A100_v4": 3.673,
+        "Standard_NC96ads_A100_v4": 14.692,
         "Standard_ND96asr_v4": 27.197,
         "Standard_ND96amsr_A100_v4": 32.77,
         "Standard_ND96isr_H100_v5": 98.32,  # uncertain

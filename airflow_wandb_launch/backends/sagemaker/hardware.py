@@ -46,6 +46,14 @@ GAPS: dict[str, Gap] = {
         "SageMaker's only A100-40GB instance type has 8 GPUs",
         ("ml.p4d.24xlarge (8x A100-40GB)", "ml.p3.8xlarge (4x V100)"),
     ),
+    "1x A100-80GB": Gap(
+        "SageMaker's only A100-80GB instance type has 8 GPUs",
+        ("ml.p4de.24xlarge (8x A100-80GB)", "ml.p3.2xlarge (1x V100)"),
+    ),
+    "4x A100-80GB": Gap(
+        "SageMaker's only A100-80GB instance type has 8 GPUs",
+        ("ml.p4de.24xlarge (8x A100-80GB)", "ml.p3.8xlarge (4x V100)"),
+    ),
 }
 
 

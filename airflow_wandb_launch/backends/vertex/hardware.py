@@ -35,6 +35,8 @@ OFFERINGS: dict[str, Offering] = {
     "1x A100-40GB": _machine("a2-highgpu-1g", "NVIDIA_TESLA_A100", "A100-40GB", 1),
     "4x A100-40GB": _machine("a2-highgpu-4g", "NVIDIA_TESLA_A100", "A100-40GB", 4),
     "8x A100-40GB": _machine("a2-highgpu-8g", "NVIDIA_TESLA_A100", "A100-40GB", 8),
+    "1x A100-80GB": _machine("a2-ultragpu-1g", "NVIDIA_A100_80GB", "A100-80GB", 1),
+    "4x A100-80GB": _machine("a2-ultragpu-4g", "NVIDIA_A100_80GB", "A100-80GB", 4),
     "8x A100-80GB": _machine("a2-ultragpu-8g", "NVIDIA_A100_80GB", "A100-80GB", 8),
     "8x H100": _machine("a3-highgpu-8g", "NVIDIA_H100_80GB", "H100", 8),
     # CPU-only: the same vCPU count (n1-standard has 3.75 GB per vCPU).

@@ -30,6 +30,8 @@ PRICE_LIST = PriceList(
         "a2-highgpu-1g+1xNVIDIA_TESLA_A100": 4.2245,
         "a2-highgpu-4g+4xNVIDIA_TESLA_A100": 16.8978,
         "a2-highgpu-8g+8xNVIDIA_TESLA_A100": 33.7955,
+        "a2-ultragpu-1g+1xNVIDIA_A100_80GB": 5.7816,  # uncertain: an eighth of a2-ultragpu-8g
+        "a2-ultragpu-4g+4xNVIDIA_A100_80GB": 23.1263,  # uncertain: half of a2-ultragpu-8g
         "a2-ultragpu-8g+8xNVIDIA_A100_80GB": 46.2526,  # uncertain
         "a3-highgpu-8g+8xNVIDIA_H100_80GB": 101.4881,  # uncertain
     },
