@@ -303,25 +303,10 @@ class WandbLaunchOperator(OpenLineageMixin, BaseOperator):
     ) -> JobRef:
         """Submit one attempt of ``run`` (the record written first); raises ``_Refused`` to fall back."""
         self._trying = self._target(attempt)[0]
-        plan = self._attempt(context, attempt)
-        backend, creds = self.backend_for(plan.resource, plan.connection_args), self.wandb_hook.credentials
-        if not creds.online and not backend.runs_on_worker and self.require_wandb_run:
-            raise ResourceArgsError(
-                plan.resource,
-                f"connection {self.wandb_conn_id!r}",
-                None,
-                "a W&B API key (password): a cloud job cannot log its run without one",
-            )
-        prepared = prepare_launch(
-            self._request(context, run, plan),
-            plan.resource_args,
-            creds,
-            resource_names=(plan.resource, *backend.aliases),
-            max_env_value_length=backend.max_env_value_length,
-            with_api_key=self.wandb_api_key_env,
-            fill_macros=backend.fills_macros,
-        )
-        payload = backend.build(prepared.request, prepared.resource_args, prepared.env)
+        plan, backend, payload = self._build(context, run, attempt)
+        if attempt == 0 and not interrupted:
+            self._check_fallbacks(context, run)
+        creds = self.wandb_hook.credentials
         planned = backend.planned_job_id(payload)
         if planned is not None and any(a.get("job_id") == planned for a in past):
             expected = "a job name of its own for each attempt: leave the name out of resource_args with fallbacks"
@@ -352,6 +337,38 @@ class WandbLaunchOperator(OpenLineageMixin, BaseOperator):
         ref = ref.with_urls(job_url=backend.job_url(ref), run_url=run_url)
         remember(context, record.submitted(ref), self.log)
         return ref
+
+    def _build(self, context: Context, run: RunIdentity, attempt: int) -> tuple[Attempt, Backend, dict[str, Any]]:
+        """Attempt ``attempt`` of ``run``: its plan, its backend and the cloud request it submits (validated)."""
+        plan = self._attempt(context, attempt)
+        backend, creds = self.backend_for(plan.resource, plan.connection_args), self.wandb_hook.credentials
+        if not creds.online and not backend.runs_on_worker and self.require_wandb_run:
+            raise ResourceArgsError(
+                plan.resource,
+                f"connection {self.wandb_conn_id!r}",
+                None,
+                "a W&B API key (password): a cloud job cannot log its run without one",
+            )
+        prepared = prepare_launch(
+            self._request(context, run, plan),
+            plan.resource_args,
+            creds,
+            resource_names=(plan.resource, *backend.aliases),
+            max_env_value_length=backend.max_env_value_length,
+            with_api_key=self.wandb_api_key_env,
+            fill_macros=backend.fills_macros,
+        )
+        return plan, backend, backend.build(prepared.request, prepared.resource_args, prepared.env)
+
+    def _check_fallbacks(self, context: Context, run: RunIdentity) -> None:
+        """Build every fallback's request before the first job is submitted: a bad one stops the task now, not
+        after the first job failed for capacity (hours later, maybe)."""
+        for fallback in self._fallbacks:
+            try:
+                self._build(context, run, fallback.index + 1)
+            except ResourceArgsError as err:
+                where = fallback.path if fallback.resource is None else f"{fallback.path}.resource_args"
+                raise ResourceArgsError(err.resource, f"{where}.{err.key_path}", err.value, err.expected) from None
 
     def _identity(self, context: Context) -> RunIdentity:
         ti, hook = context["ti"], self.wandb_hook

@@ -54,7 +54,9 @@ def test_a_capacity_failure_falls_back_to_another_instance_type_as_the_same_run(
     sagemaker.script(capacity_failure(BillableTimeInSeconds=360))
     sagemaker.script(SUCCEEDS)
     dag_run, xcom = run_dag(
-        train(resource_args=seed(InstanceType="ml.p3.2xlarge"), fallbacks=[BIGGER, {"EnableManagedSpotTraining": 0}])
+        train(
+            resource_args=seed(InstanceType="ml.p3.2xlarge"), fallbacks=[BIGGER, {"EnableManagedSpotTraining": False}]
+        )
     )
 
     assert task_states(dag_run) == {"train": "success"}
@@ -285,3 +287,113 @@ def test_a_retry_finding_its_attempt_failed_for_capacity_makes_the_next_one(sage
     assert deferred.value.kwargs["attempt"] == 1
     run_ids = {sagemaker.create_request(name)["Environment"]["WANDB_RUN_ID"] for name in sagemaker.job_names()}
     assert len(run_ids) == 1  # the first try's run, not the retry's own
+
+
+# --- Azure ML ------------------------------------------------------------------------------------------------------
+
+
+def azure_train(**overrides):
+    from airflow_wandb_launch.operators.azure_ml import WandbLaunchAzureMLOperator
+
+    kwargs = {
+        "task_id": "train",
+        "image": "myregistry.azurecr.io/train:1",
+        "entry_point": "python train.py",
+        "resource_args": {"instance_type": "Standard_NC24ads_A100_v4", "queue_settings": {"job_tier": "Spot"}},
+        "project": "fallback-tests",
+        "poll_interval": 0.1,
+    }
+    return lambda: WandbLaunchAzureMLOperator(**{**kwargs, **overrides})
+
+
+def azure_jobs(aml) -> list[dict]:
+    return [aml.create_request(name)["properties"] for name in aml.job_names()]
+
+
+def test_an_azure_allocation_failure_on_spot_falls_back_to_dedicated_as_the_same_run(aml, wandb_conn):
+    from tests.emulators.azure_ml import ALLOCATION_ERROR
+    from tests.helpers.container import TrainingContainer
+
+    aml.on_create.append(TrainingContainer(wandb_conn))
+    aml.script(Lifecycle(("Queued", 1), ("Failed", None, {"error": ALLOCATION_ERROR})))
+    aml.script(Lifecycle(("Running", 1), "Completed"))
+    dag_run, xcom = run_dag(azure_train(fallbacks=[{"queue_settings": {"job_tier": "Standard"}}]))
+
+    assert task_states(dag_run) == {"train": "success"}
+    first_name, second_name = aml.job_names()
+    first, second = azure_jobs(aml)
+    run_id = xcom["train"]["run_id"]
+    assert first["environmentVariables"]["WANDB_RUN_ID"] == second["environmentVariables"]["WANDB_RUN_ID"] == run_id
+    assert second["environmentVariables"]["WANDB_RESUME"] == "allow"
+    assert second_name == f"{first_name}-a1"
+    assert first["queueSettings"] == {"jobTier": "Spot"} and second["queueSettings"] == {"jobTier": "Standard"}
+    assert first["resources"]["instanceType"] == second["resources"]["instanceType"] == "Standard_NC24ads_A100_v4"
+    result = xcom["train"]["return_value"]
+    assert result["job_id"] == second_name and result["job_state"] == "succeeded"
+    assert [(a["attempt"], a["job_id"], a["reason"]) for a in result["attempts"]] == [
+        (0, first_name, "capacity"),
+        (1, second_name, None),
+    ]
+    assert result["attempts"][0]["message"].startswith("AllocationFailed")
+
+
+def test_an_azure_quota_failure_falls_back_to_an_a100_on_vertex(aml, vertex, wandb_conn):
+    from tests.emulators.azure_ml import QUOTA_ERROR
+    from tests.helpers.container import TrainingContainer
+
+    stand_in = TrainingContainer(wandb_conn)
+    aml.on_create.append(stand_in)
+    vertex.on_create.append(stand_in)
+    aml.script(Lifecycle(("Queued", 1), ("Failed", None, {"error": QUOTA_ERROR})))
+    vertex.script(Lifecycle(("JOB_STATE_RUNNING", 1), "JOB_STATE_SUCCEEDED"))
+    fallback = {"resource": "vertex", "resource_args": VERTEX_CONFIG, "hardware": "1x A100"}
+    dag_run, xcom = run_dag(azure_train(fallbacks=[fallback]))
+
+    assert task_states(dag_run) == {"train": "success"}
+    [azure_job], [vertex_job] = aml.job_names(), vertex.job_names()
+    custom_job = vertex.create_request(vertex_job)
+    run_id = xcom["train"]["run_id"]
+    assert custom_job["labels"]["wandb-run-id"] == run_id
+    machine = custom_job["jobSpec"]["workerPoolSpecs"][0]["machineSpec"]
+    assert (machine["machineType"], machine["acceleratorCount"]) == ("a2-highgpu-1g", 1)
+    result = xcom["train"]["return_value"]
+    assert [(a["resource"], a["job_id"], a["reason"]) for a in result["attempts"]] == [
+        ("azure-ml", azure_job, "quota"),
+        ("vertex", vertex_job, None),
+    ]
+    assert result["cost_usd"] == pytest.approx(sum(a["cost_usd"] for a in result["attempts"]), abs=0.01)
+
+
+def test_an_azure_jobs_own_failure_does_not_fall_back(aml, wandb_conn):
+    from tests.helpers.container import TrainingContainer
+
+    aml.on_create.append(TrainingContainer(wandb_conn))
+    aml.script(Lifecycle(("Running", 1), ("Failed", None, {"error": "CUDA out of memory"})))
+    dag_run, xcom = run_dag(azure_train(fallbacks=[{"queue_settings": {"job_tier": "Standard"}}]))
+
+    assert task_states(dag_run) == {"train": "failed"}
+    [job] = aml.job_names()
+    [attempt] = xcom["train"]["failure"]["attempts"]
+    assert (attempt["job_id"], attempt["reason"]) == (job, None) and "CUDA out of memory" in attempt["message"]
+
+
+@pytest.mark.parametrize(
+    ("fallbacks", "key_path", "value"),
+    [
+        ([{"queue_settings": {"job_tier": "Dedicated"}}], "fallbacks[0].queue_settings.job_tier", "Dedicated"),
+        (
+            [{"queue_settings": {"job_tier": "Standard"}}, {"resource": "vertex", "resource_args": {"spec": {"x": 1}}}],
+            "fallbacks[1].resource_args.spec.x",
+            1,
+        ),
+    ],
+    ids=["partial", "other-resource"],
+)
+def test_a_bad_fallback_stops_the_task_before_the_first_job(aml, vertex, wandb_conn, fallbacks, key_path, value):
+    """Each fallback's request is built before the first submit: a bad one is not found hours later."""
+    dag_run, xcom = run_dag(azure_train(fallbacks=fallbacks))
+
+    assert task_states(dag_run) == {"train": "failed"}
+    assert aml.job_names() == [] and vertex.job_names() == []
+    reason = xcom["train"]["failure"]["reason"]
+    assert f"{key_path} = {value!r}" in reason and "expected" in reason
