@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow_wandb_launch.launch.job import JobRef, JobState, JobStatus, elapsed_seconds
-from airflow_wandb_launch.launch.logs import LogChunk
+from airflow_wandb_launch.launch.logs import LogChunk, LogRead
 from airflow_wandb_launch.launch.request import LaunchRequest
 from airflow_wandb_launch.launch.run import RunIdentity
 
@@ -68,6 +68,9 @@ class Backend(ABC):
     max_env_value_length: ClassVar[int | None] = None
     #: ``alog_lines`` reads the job's own log lines (the operator's ``stream_logs=None`` follows this).
     streams_logs: ClassVar[bool] = False
+    #: ``alog_many`` reads many jobs' lines in fewer calls than one per job (the triggerer then coalesces the
+    #: log reads of a connection's triggers; otherwise each trigger reads its own, as soon as it asks).
+    batches_log_reads: ClassVar[bool] = False
 
     def __init__(self, **connection_args: Any) -> None:
         unknown = set(connection_args) - set(self.connection_params)
@@ -202,6 +205,23 @@ class Backend(ABC):
         error is raised as ``launch.logs.LogsDenied``. By default a backend has no logs to read.
         """
         return LogChunk(cursor=dict(cursor or {}), supported=False)
+
+    async def alog_many(self, reads: list[LogRead]) -> dict[str, LogChunk | BaseException]:
+        """Many jobs' new lines at once, by job id (an exception for a job whose read failed).
+
+        A backend whose logging service reads many jobs' lines in one call (and rations such calls) overrides
+        it and sets ``batches_log_reads``: the triggerer's triggers of one connection then read their logs
+        together (``triggers.log_batch``). By default one ``alog_lines`` per job, ``MAX_CONCURRENT_READS`` at a
+        time.
+        """
+        limit = asyncio.Semaphore(MAX_CONCURRENT_READS)
+
+        async def read(one: LogRead) -> LogChunk:
+            async with limit:
+                return await self.alog_lines(one.ref, one.cursor, one.limit, final=one.final)
+
+        results = await asyncio.gather(*(read(one) for one in reads), return_exceptions=True)
+        return {one.ref.job_id: result for one, result in zip(reads, results, strict=True)}
 
     def close(self) -> None:  # noqa: B027 - optional hook, most backends hold nothing to release
         """Release clients (called when the trigger or task is done with the backend)."""

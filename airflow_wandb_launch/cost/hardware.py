@@ -1,12 +1,12 @@
 """Equivalent hardware across clouds, and each cloud's ``resource_args`` for it.
 
 A hardware request names GPUs (``"1x T4"``, ``"4x A100-40GB"``, ``"8x H100"``) or a CPU-only size (``"cpu-4"``:
-4 vCPUs), one of :data:`REQUESTS`; ``"1x A100"``, with no memory, is whichever A100 the cloud has at that count. Each cloud's folder (``backends/<cloud>/hardware.py``) maps every request to
-its one offering with the same GPU model and count (or, CPU-only, the same vCPU count) in ``OFFERINGS``, or says
-in ``GAPS`` why it has none and what comes closest; host vCPUs and memory differ between clouds and are not
-matched. :func:`offering` raises :class:`NoEquivalentHardware` for a gap rather than guess. :data:`HARDWARE` and
-:data:`NO_EQUIVALENT` are those tables over every registered cloud (:data:`CLOUDS`: the resources whose folder has
-a ``hardware`` module).
+4 vCPUs), one of :data:`REQUESTS`; ``"1x A100"``, with no memory, is whichever A100 the cloud has at that count.
+Each cloud's folder (``backends/<cloud>/hardware.py``) maps every request to its one offering with the same GPU
+model and count (or, CPU-only, the same vCPU count) in ``OFFERINGS``, or says in ``GAPS`` why it has none and what
+comes closest; host vCPUs and memory differ between clouds and are not matched. :func:`offering` raises
+:class:`NoEquivalentHardware` for a gap rather than guess. :data:`HARDWARE` and :data:`NO_EQUIVALENT` are those
+tables over every registered cloud (:data:`CLOUDS`: the resources whose folder has a ``hardware`` module).
 
 Only GPU model and count per instance type are claimed (from each cloud's instance-type documentation);
 availability varies by region and account quota, and rows with a known caveat carry a ``note``.
@@ -228,9 +228,8 @@ def offering(cloud: str, hardware: str) -> Offering:
         if hardware_table[variant][cloud] is not None:
             return hardware_table[variant][cloud]
     missing = [gaps[(variant, cloud)] for variant in tried]
-    reason = "; ".join(
-        f"{variant}: {gap.reason}" if len(tried) > 1 else gap.reason for variant, gap in zip(tried, missing)
-    )
+    said = [f"{variant}: {gap.reason}" for variant, gap in zip(tried, missing, strict=True)]
+    reason = "; ".join(said) if len(tried) > 1 else missing[0].reason
     closest = tuple(dict.fromkeys(place for gap in missing for place in gap.closest))
     raise NoEquivalentHardware(cloud, request, reason, closest)
 

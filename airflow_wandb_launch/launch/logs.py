@@ -33,6 +33,22 @@ class LogChunk:
     supported: bool = True
 
 
+@dataclass(frozen=True)
+class LogRead:
+    """One trigger's ask for its job's new lines.
+
+    :param ref: the job.
+    :param cursor: where its lines resume (None: from the job's start).
+    :param limit: lines to show at most.
+    :param final: the job ended: the last read.
+    """
+
+    ref: Any
+    cursor: dict[str, Any] | None
+    limit: int
+    final: bool = False
+
+
 def keep_tail(lines: Sequence[str], limit: int) -> tuple[list[str], int]:
     """The newest ``limit`` lines (the tail is what a follower wants: the job's latest state, its last error)
     and how many older ones that leaves out. ``limit <= 0`` keeps none. Pure."""

@@ -7,7 +7,7 @@ from typing import Any
 
 from airflow_wandb_launch.backends import Backend
 from airflow_wandb_launch.launch.job import JobRef, JobState, JobStatus
-from airflow_wandb_launch.launch.logs import LogsDenied, skip_marker
+from airflow_wandb_launch.launch.logs import LogRead, LogsDenied, skip_marker
 from airflow_wandb_launch.triggers.polling import PollingTrigger
 from airflow_wandb_launch.triggers.status_poller import StatusPoller, poller_for
 
@@ -39,12 +39,13 @@ class LaunchJobTrigger(PollingTrigger):
         skipped`` line for the older ones left out.
     :param log_cursor: where the log stream resumes (the backend's cursor; None: from the job's start).
 
-    A log read shares the connection's backend (and its client) and runs off the event loop. A permission error
-    is reported once and streaming stops; any other failed read is reported (once in a row) and retried at the
-    next poll; neither touches the wait. The cursor is kept in memory (``serialize`` carries it) and, after
-    each chunk of lines shown, in the task's ``wandb_launch_log_cursor`` XCom, from which a trigger re-created
-    after a triggerer restart resumes: no line is shown twice, unless the triggerer dies between showing a
-    chunk and saving its cursor (that one chunk is shown again).
+    A log read shares the connection's backend (and its client), runs off the event loop, and is made together
+    with the reads of the other triggers of the connection that the same status round woke (``log_batch``). A
+    permission error is reported once and streaming stops; any other failed read is reported (once in a row) and
+    retried at the next poll; neither touches the wait. The cursor is kept in memory (``serialize`` carries it)
+    and, after each chunk of lines shown, in the task's ``wandb_launch_log_cursor`` XCom, from which a trigger
+    re-created after a triggerer restart resumes: no line is shown twice, unless the triggerer dies between
+    showing a chunk and saving its cursor (that one chunk is shown again).
     """
 
     fields = ("job_ref", "connection_args", "stream_logs", "max_log_lines_per_poll", "log_cursor")
@@ -114,8 +115,7 @@ class LaunchJobTrigger(PollingTrigger):
             self.log_cursor = await self._saved_cursor() or self.log_cursor
         left = self._time_left()
         try:
-            backend = await self.backend()
-            read = backend.alog_lines(self.ref, self.log_cursor, self.max_log_lines_per_poll, final=final)
+            read = self.poller.log_chunk(LogRead(self.ref, self.log_cursor, self.max_log_lines_per_poll, final))
             chunk = await asyncio.wait_for(read, min(LOG_READ_TIMEOUT, max(left, 1.0)))
         except LogsDenied as err:
             self._tailing = False
