@@ -13,12 +13,27 @@ Served: PUT anonymous environment versions; PUT/GET command jobs (each GET reads
 page returns is read once, as a GET reads it; ``deny_list = True`` answers 403 AuthorizationFailed);
 POST ``jobs/{name}/cancel`` (202 + ``Location``, done on the second poll);
 the workspace GET, discovery document and Run History run GET that ``MLClient`` uses to reach a
-run's ``error`` (Azure keeps a failed job's error there, not on the job resource); and, for
+run's ``error`` (Azure keeps a failed job's error there, not on the job resource) and its ``logFiles``;
+the log files themselves, as Azure Blob serves them by SAS URL (below); and, for
 ``ClientSecretCredential`` with ``authority=emulator.base_url`` (tls) and instance discovery off,
 Entra's OpenID discovery document and the client-credentials token endpoint (``clients``).
 Errors and injected ``Faults`` answer as Azure does: ``{"error": {"code": ..., "message": ...}}``.
 ``set_status`` / ``finish_all`` end jobs at once (``set_created`` backdates one); ``meter`` counts requests per
-route (``job_get``, ``job_list``, ``token``...) and reads per job (a get of it, or a list page holding it).
+route (``job_get``, ``job_list``, ``run_get``, ``log_blob``, ``token``...) and reads per job (a get of it, or a list
+page holding it).
+
+A job's log files (what ``jobs.stream()`` prints): ``write_log(name, text, path="user_logs/std_log.txt")`` appends
+raw text (a partial line too) to one of them. The run details GET lists the files written so far in ``logFiles``
+(path -> a SAS URL back at the emulator, ``.../azureml/ExperimentRun/dcid.<name>/<path>?sv=...&sig=fake``), whose
+GET answers as Azure Blob does: ``Range: bytes=a-b`` (or ``bytes=a-``) -> 206 with ``Content-Range``; a start past
+the end -> 416 ``InvalidRange``; no Range -> 200 with the whole file; a file not written -> 404 ``BlobNotFound``
+(Blob's errors: XML, with ``x-ms-error-code``). ``log_ranges`` records each GET's (job, path, Range header).
+``deny_run_details = True`` answers the run GET 403 ``AuthorizationFailed``; ``deny_logs = True`` the file GETs
+403 ``AuthorizationFailure``. ``log_faults`` (a ``Faults`` of their own, so that status reads never meet them)
+answer those two routes instead; their ``method`` is the route name (``"run_get"``, ``"log_blob"``)::
+
+    aml.write_log("job-1", "epoch 1\nepoch 2")  # "epoch 2" waits for its newline
+    aml.log_faults.inject(500, method="log_blob")
 """
 
 from __future__ import annotations
@@ -77,11 +92,22 @@ _ROUTES = [
         ("workspace", "GET", _WS),
         ("discovery", "GET", r"/discovery"),
         ("run_get", "GET", r"/history/v1\.0" + _WS + r"(?:/experiments/[^/]+)?/runs/(?P<name>[^/]+)(?:/details)?"),
+        ("log_blob", "GET", r"/azureml/ExperimentRun/dcid\.(?P<name>[^/]+)/(?P<path>.+)"),
         ("openid_config", "GET", r"/(?P<tenant>[^/]+)/v2\.0/\.well-known/openid-configuration"),
         ("token", "POST", r"/(?P<tenant>[^/]+)/oauth2/v2\.0/token"),
     ]
 ]
 LIST_PAGE_SIZE = 100
+#: the query of a log file's SAS URL (a read-only service SAS for one blob, as Run History hands them out).
+SAS_QUERY = "sv=2021-08-06&sr=b&sig=fake"
+_RANGE = re.compile(r"bytes=(\d+)-(\d*)$")
+_BLOB_ERROR_CODES = {
+    403: "AuthorizationFailure",
+    404: "BlobNotFound",
+    416: "InvalidRange",
+    500: "InternalError",
+    503: "ServerBusy",
+}
 
 
 class FakeCredential:
@@ -129,7 +155,10 @@ class AzureMLEmulator:
         self.list_page_size = LIST_PAGE_SIZE
         self.list_newest_first = True  # Azure ML's order is not documented: tests may flip it
         self.deny_list = False  # True: jobs.list answers 403 (a role without the list permission)
+        self.deny_run_details = False  # True: the Run History run GET answers 403
+        self.deny_logs = False  # True: the log files' SAS GETs answer 403 (AuthorizationFailure)
         self.faults = Faults()
+        self.log_faults = Faults()  # served on run_get and log_blob only (``method`` is the route)
         #: called as ``callback(job_name, environment_variables)`` when a job is created (to play its container)
         self.on_create: list[Callable[[str, dict[str, str]], None]] = []
         #: client credentials the token endpoint accepts (``client_id -> secret``); tokens handed out
@@ -192,11 +221,14 @@ class AzureMLEmulator:
             self._cancel_polls: dict[str, int] = {}
             self._times: dict[str, dict[str, str]] = {}  # job -> Run History startTimeUtc / endTimeUtc
             self._created: dict[str, str] = {}  # job -> systemData.createdAt
+            self._logs: dict[str, dict[str, bytearray]] = {}  # job -> log file path -> its bytes
+            self.log_ranges: list[tuple[str, str, str | None]] = []  # (job, path, Range header) of each file GET
             self.requests: list[tuple[str, str]] = []  # (method, path) of every request received
             self.authorizations: list[str] = []  # the Authorization header of every request
             self.meter = Meter()
-        self.faults = Faults()
+        self.faults, self.log_faults = Faults(), Faults()
         self.list_page_size, self.list_newest_first, self.deny_list = LIST_PAGE_SIZE, True, False
+        self.deny_run_details = self.deny_logs = False
         self.on_create.clear()
         self.tokens_issued.clear()
 
@@ -244,6 +276,15 @@ class AzureMLEmulator:
         with self._lock:
             self._created[name] = when.astimezone(UTC).isoformat()
 
+    def write_log(self, name: str, text: str, path: str = "user_logs/std_log.txt") -> None:
+        """Append ``text`` (raw: a line without its newline stays partial) to job ``name``'s log file ``path``."""
+        with self._lock:
+            self._logs.setdefault(name, {}).setdefault(path, bytearray()).extend(text.encode())
+
+    def log_url(self, name: str, path: str) -> str:
+        """The SAS URL Run History gives for job ``name``'s log file ``path``."""
+        return f"{self.base_url}azureml/ExperimentRun/dcid.{name}/{path}?{SAS_QUERY}"
+
     def finish_all(self, status: str = "Completed", **fields: Any) -> int:
         """``set_status`` every job created so far; returns how many."""
         names = self.job_names()
@@ -266,7 +307,9 @@ class AzureMLEmulator:
                 return route, m.groupdict()
         return None
 
-    def _dispatch(self, method: str, path: str, body: Any, query: str = "") -> tuple[int, Any, dict[str, str]]:
+    def _dispatch(
+        self, method: str, path: str, body: Any, query: str = "", headers: Any = None
+    ) -> tuple[int, Any, dict[str, str]]:
         found = self._route(method, path)
         if found is None:
             return _error(404, "NotFound", f"No route for {method} {path}")
@@ -274,9 +317,15 @@ class AzureMLEmulator:
         ours = (self.subscription_id, self.resource_group.lower(), self.workspace.lower())
         if "ws" in args and (args["sub"], args["rg"].lower(), args["ws"].lower()) != ours:
             return _error(404, "WorkspaceNotFound", f"Workspace {args['ws']} not found.")
-        kept = {k: v for k, v in args.items() if k in ("name", "ver", "tenant")}
+        kept = {k: v for k, v in args.items() if k in ("name", "ver", "tenant", "path")}
         if route == "job_list":
             kept["query"] = query
+        if route == "log_blob":
+            kept["byte_range"] = (headers or {}).get("Range") or (headers or {}).get("x-ms-range")
+        if route in ("run_get", "log_blob") and (fault := self.log_faults.take(route)):
+            time.sleep(fault[1])
+            if fault[0] != 200:
+                return self._fault(fault[0]) if route == "run_get" else _blob_error(fault[0])
         return getattr(self, "_" + route)(body, **kept)
 
     def _env_put(self, body: Any, ver: str) -> tuple[int, Any, dict[str, str]]:
@@ -398,16 +447,42 @@ class AzureMLEmulator:
         return 200, {key: api for key in ("api", "catalog", "experimentation", "history", "modelmanagement")}, {}
 
     def _run_get(self, _: Any, name: str) -> tuple[int, Any, dict[str, str]]:
+        if self.deny_run_details:
+            message = "The client does not have authorization to perform action 'workspaces/experiments/runs/read'."
+            return _error(403, "AuthorizationFailed", message)
         if name not in self._requests:
             return _error(404, "UserError", f"Run {name} was not found.")
         step = self._lifecycles[name].current
         run: dict[str, Any] = {"runId": name, "status": step.state, "experimentId": "default"}
+        with self._lock:
+            written = sorted(self._logs.get(name, {}))
+        run["logFiles"] = {path: self.log_url(name, path) for path in written}
         run.update(self._times.get(name, {}))
         run.update({k: v for k, v in step.fields.items() if k in ("startTimeUtc", "endTimeUtc")})
         if step.state == "Failed":
             error = step.fields.get("error", DEFAULT_ERROR)
             run["error"] = {"error": {"code": "UserError", "message": error} if isinstance(error, str) else error}
         return 200, run, {}
+
+    def _log_blob(self, _: Any, name: str, path: str, byte_range: str | None) -> tuple[int, Any, dict[str, str]]:
+        """A log file's GET by SAS URL, as Azure Blob answers it (a Range -> 206, or 416 past the end)."""
+        with self._lock:
+            self.log_ranges.append((name, path, byte_range))
+            data = self._logs.get(name, {}).get(path)
+            data = None if data is None else bytes(data)
+        if self.deny_logs:
+            return _blob_error(403)
+        if data is None:
+            return _blob_error(404)
+        headers = {"Content-Type": "application/octet-stream", "Accept-Ranges": "bytes", "x-ms-blob-type": "AppendBlob"}
+        if not byte_range:
+            return 200, data, headers
+        match = _RANGE.match(byte_range)
+        if match is None or int(match[1]) >= len(data):
+            return _blob_error(416, {"Content-Range": f"bytes */{len(data)}"})
+        start = int(match[1])
+        end = min(int(match[2]) if match[2] else len(data) - 1, len(data) - 1)
+        return 206, data[start : end + 1], {**headers, "Content-Range": f"bytes {start}-{end}/{len(data)}"}
 
     def _openid_config(self, _: Any, tenant: str) -> tuple[int, Any, dict[str, str]]:
         """Microsoft Entra's OpenID discovery document, for MSAL (``ClientSecretCredential``)."""
@@ -448,6 +523,23 @@ def _error(status: int, code: str, message: str) -> tuple[int, Any, dict[str, st
     return status, {"error": {"code": code, "message": message}}, {}
 
 
+def _blob_error(status: int, headers: dict[str, str] | None = None) -> tuple[int, bytes, dict[str, str]]:
+    """Azure Blob's error answer: an XML body, and its code in ``x-ms-error-code``."""
+    code = _BLOB_ERROR_CODES.get(status, "InternalError")
+    messages = {
+        "InvalidRange": "The range specified is invalid for the current size of the resource.",
+        "BlobNotFound": "The specified blob does not exist.",
+        "AuthorizationFailure": "This request is not authorized to perform this operation.",
+    }
+    message = messages.get(code, f"Injected fault: HTTP {status}.")
+    body = (
+        '<?xml version="1.0" encoding="utf-8"?>'
+        f"<Error><Code>{code}</Code><Message>{message}\nRequestId:emulator\nTime:{datetime.now(UTC).isoformat()}"
+        "</Message></Error>"
+    )
+    return status, body.encode(), {"Content-Type": "application/xml", "x-ms-error-code": code, **(headers or {})}
+
+
 def _page_token(start: int) -> str:
     """An opaque continuation token (Azure's ``$skip``) for the page starting at ``start``."""
     return base64.urlsafe_b64encode(json.dumps({"start": start}).encode()).decode()
@@ -483,12 +575,14 @@ def _handler(emulator: AzureMLEmulator) -> type[BaseHTTPRequestHandler]:
                 try:
                     form = "x-www-form-urlencoded" in (self.headers.get("Content-Type") or "")
                     parsed = parse_qs(raw.decode()) if form else json.loads(raw or b"null")
-                    status, body, headers = emulator._dispatch(self.command, path, parsed, query)
+                    status, body, headers = emulator._dispatch(self.command, path, parsed, query, self.headers)
                 except Exception as exc:  # a bug in the fake: 501, which azure-core does not retry
                     status, body, headers = _error(501, "EmulatorError", repr(exc))
-            data = b"" if body is None else json.dumps(body).encode()
+            # bytes: a blob, or Blob's XML error, sent as is
+            data = body if isinstance(body, bytes) else b"" if body is None else json.dumps(body).encode()
+            headers = dict(headers)
             self.send_response(status)
-            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Type", headers.pop("Content-Type", "application/json"))
             self.send_header("Content-Length", str(len(data)))
             self.send_header("x-ms-request-id", f"emulator-{len(emulator.requests)}")
             for key, value in headers.items():

@@ -1,7 +1,8 @@
 """``azure-ml``: an Azure Machine Learning command job through azure-ai-ml's ``MLClient``.
 
 ``resource_args`` mirror the keyword arguments of ``azure.ai.ml.command()`` (plus ``queue_settings``, as in a job
-YAML). azure-ai-ml is imported only when a job is submitted or read: it takes seconds to import.
+YAML). azure-ai-ml is imported only when a job is submitted or read: it takes seconds to import. A deferred job's
+log files stream into the trigger's log, read on from a cursor each poll (``logs``).
 
 Connection (type ``azure``, as Airflow's Azure provider reads it): login = client id, password = client secret,
 extras ``tenantId`` (with the secret: ``ClientSecretCredential``; without: ``DefaultAzureCredential`` with
@@ -32,12 +33,14 @@ from airflow_wandb_launch.backends.azure_ml.batch import (
 from airflow_wandb_launch.backends.azure_ml.client import cloud_name, connection_extra, ml_client
 from airflow_wandb_launch.backends.azure_ml.compat import run_history
 from airflow_wandb_launch.backends.azure_ml.links import studio_url
+from airflow_wandb_launch.backends.azure_ml.logs import read_log_chunk
 from airflow_wandb_launch.backends.azure_ml.pricing import pricing_inputs
 from airflow_wandb_launch.backends.azure_ml.request import RUN_ID_TAG, build_command_job
 from airflow_wandb_launch.backends.azure_ml.states import STATES, job_status
-from airflow_wandb_launch.backends.base import Backend
+from airflow_wandb_launch.backends.base import MAX_CONCURRENT_READS, Backend
 from airflow_wandb_launch.errors import ResourceArgsError
 from airflow_wandb_launch.launch.job import JobRef, JobState, JobStatus
+from airflow_wandb_launch.launch.logs import LogChunk
 from airflow_wandb_launch.launch.pricing_inputs import PricingInputs
 from airflow_wandb_launch.launch.request import LaunchRequest
 from airflow_wandb_launch.launch.run import RunIdentity
@@ -70,12 +73,14 @@ class AzureMLBackend(Backend):
         "resource_group": None,
         "workspace_name": None,
     }
+    streams_logs = True
 
     def __init__(self, **connection_args: Any) -> None:
         super().__init__(**connection_args)
         self._client: Any = None
         self._conn: Any = None
         self._may_list = True
+        self._log_reads: asyncio.Semaphore | None = None
 
     # -- connection and client ----------------------------------------------------------------------------
     @property
@@ -200,6 +205,20 @@ class AzureMLBackend(Backend):
         if not needs_run_history(status):
             return status  # read job by job already, or not an end Azure ML reported (a deadline, a pending timeout)
         return self._ended(ref, status.cloud_state)
+
+    def log_lines(self, ref: JobRef, cursor: dict[str, Any] | None, limit: int, *, final: bool = False) -> LogChunk:
+        """The job's log files' lines since ``cursor``, prefixed by node or process (``[node_0] ...``); see
+        ``logs``. Blocking: Run History and the files' SAS URLs through the backend's one ``MLClient``."""
+        return read_log_chunk(self.client, ref.job_id, cursor, limit, final=final)
+
+    async def alog_lines(
+        self, ref: JobRef, cursor: dict[str, Any] | None, limit: int, *, final: bool = False
+    ) -> LogChunk:
+        """``log_lines`` in a thread, ``MAX_CONCURRENT_READS`` jobs of this connection at a time."""
+        if self._log_reads is None:
+            self._log_reads = asyncio.Semaphore(MAX_CONCURRENT_READS)
+        async with self._log_reads:
+            return await asyncio.to_thread(self.log_lines, ref, cursor, limit, final=final)
 
     def cancel(self, ref: JobRef) -> None:
         """Ask Azure ML to cancel; the request is the cancel, so do not wait on the poller (30 s a poll)."""
