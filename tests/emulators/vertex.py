@@ -1,4 +1,4 @@
-"""A Vertex AI JobService (CustomJob) REST fake on loopback.
+"""A Vertex AI JobService (CustomJob) and Cloud Logging (``entries.list``) REST fake on loopback.
 
 Speaks the wire format of ``aiplatform_v1`` clients built with ``transport="rest"`` or
 ``"rest_asyncio"`` and ``client_options={"api_endpoint": emulator.endpoint}``: camelCase JSON,
@@ -15,6 +15,17 @@ without that permission)::
         vertex.script(Lifecycle(("JOB_STATE_RUNNING", 2), ("JOB_STATE_FAILED", None, {"error": {...}})))
         vertex.faults.inject(503)
         vertex.denied.add("ListCustomJobs")
+
+It also serves Cloud Logging's ``POST /v2/entries:list`` (the ``google-cloud-logging`` client over HTTP, with
+``client_options={"api_endpoint": emulator.endpoint}``) as RPC ``ListLogEntries``: ``write_logs`` appends a
+job's entries as Vertex writes them (``resource.type="ml_job"``, labels ``job_id``, ``project_id``,
+``task_name``; RFC 3339 times with nanoseconds), listed by time then insertId, ``pageSize`` (at most 1000) at a
+time. The filter may hold ``resource.type``, ``resource.labels.*`` and ``timestamp`` comparisons joined by AND
+(anything else is a 400 INVALID_ARGUMENT, as a filter the real API cannot parse); ``log_queries`` keeps each
+request's body::
+
+    vertex.write_logs(job_name, ["epoch 1", "epoch 2"], task="workerpool0-1")
+    vertex.denied.add("ListLogEntries")
 """
 
 from __future__ import annotations
@@ -107,6 +118,11 @@ _COMPARE = {
     "<=": operator.le,
 }
 LIST_PAGE_SIZE = 100
+_ENTRIES = "/v2/entries:list"
+# One term of a Cloud Logging filter (the subset our reader and Vertex's console write).
+_LOG_TERM = re.compile(r'^(resource\.type|resource\.labels\.\w+|timestamp)\s*(>=|<=|=|>|<)\s*"([^"]*)"$')
+#: entries.list's default and largest pageSize.
+LOG_PAGE_SIZE, MAX_LOG_PAGE_SIZE = 50, 1000
 
 
 def _now() -> str:
@@ -149,6 +165,49 @@ def _matches(resource: dict[str, Any], filter_: str) -> bool:
             actual = resource.get("displayName")
         hit = actual is not None if op == ":" and value == "*" else actual == value
         if hit == (op == "!="):
+            return False
+    return True
+
+
+def _rfc3339_nanos(epoch_ns: int) -> str:
+    """Epoch nanoseconds as Cloud Logging writes a time: UTC, nine fractional digits, ``Z``."""
+    seconds, nanos = divmod(epoch_ns, 1_000_000_000)
+    return f"{datetime.fromtimestamp(seconds, UTC):%Y-%m-%dT%H:%M:%S}.{nanos:09d}Z"
+
+
+def _epoch_ns(text: str) -> int:
+    """An RFC 3339 time of a filter or an entry as epoch nanoseconds; a 400 for anything else."""
+    m = re.match(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d{1,9}))?(Z|[+-]\d\d:\d\d)$", text)
+    if m is None:
+        raise ApiError(400, f"Invalid timestamp {text!r} in the filter.")
+    base = datetime.fromisoformat(m[1] + ("+00:00" if m[3] == "Z" else m[3]))
+    return int(base.timestamp()) * 1_000_000_000 + int((m[2] or "").ljust(9, "0"))
+
+
+def _log_filter(filter_: str) -> list[tuple[str, str, Any]]:
+    """An entries.list ``filter`` as (key, comparison, value) terms joined by AND; a 400 for anything else."""
+    terms = []
+    for term in filter(None, (t.strip() for t in re.split(r"\s+AND\s+", filter_.strip()))):
+        m = _LOG_TERM.match(term)
+        if m is None:
+            raise ApiError(400, f"Unparseable filter term {term!r}.")
+        key, op, value = m[1], m[2], m[3]
+        if key != "timestamp" and op != "=":
+            raise ApiError(400, f"{key} supports = only in the emulator.")
+        terms.append((key, op, _epoch_ns(value) if key == "timestamp" else value))
+    return terms
+
+
+def _entry_matches(entry: dict[str, Any], terms: list[tuple[str, str, Any]]) -> bool:
+    resource = entry.get("resource") or {}
+    for key, op, value in terms:
+        if key == "timestamp":
+            actual = _epoch_ns(entry["timestamp"])
+        elif key == "resource.type":
+            actual = resource.get("type")
+        else:
+            actual = (resource.get("labels") or {}).get(key.removeprefix("resource.labels."))
+        if actual is None or not _COMPARE[op](actual, value):
             return False
     return True
 
@@ -257,6 +316,11 @@ class VertexEmulator:
             self.calls: list[tuple[str, str]] = []  # (method, path with query), as received
             self.meter = Meter()
             self.on_create.clear()
+            self._entries: list[dict[str, Any]] = []
+            self._insert_ids = itertools.count(1)
+            self._log_clock = 0
+            #: the body of each ListLogEntries request, as received.
+            self.log_queries: list[dict[str, Any]] = []
 
     def script(self, lifecycle: Lifecycle, display_name: str | None = None) -> Lifecycle:
         """Use ``lifecycle`` for the next job created with ``display_name`` (``None``: any)."""
@@ -290,6 +354,53 @@ class VertexEmulator:
         for name in self.job_names():
             self.set_state(name, state, **fields)
         return len(self._jobs)
+
+    def write_logs(
+        self,
+        job: str,
+        messages: list[str | dict[str, Any]],
+        task: str = "workerpool0-0",
+        at: int | list[int] | None = None,
+    ) -> list[dict[str, Any]]:
+        """Append ``messages`` to Cloud Logging as replica ``task`` of ``job`` wrote them; returns the entries.
+
+        :param job: the CustomJob's resource name, or its numeric id (of a job created here).
+        :param messages: each an entry: a string is its ``textPayload``, a dict its ``jsonPayload``.
+        :param task: the replica (``workerpool0-0``...; ``service`` for Vertex's own messages).
+        :param at: the entries' time in epoch nanoseconds: one for all of them (they share it), or one each
+            (default: now, a microsecond apart, after every entry written so far).
+        """
+        with self._lock:
+            name = job if "/" in job else next((n for n in self._jobs if n.endswith(f"/customJobs/{job}")), "")
+            project, job_id = name.split("/")[1] if name else "", job.rpartition("/")[2]
+            if not project:
+                raise KeyError(f"no CustomJob {job!r} to write logs for")
+            if at is None:
+                first = max(time.time_ns(), self._log_clock + 1000)
+                times = [first + 1000 * i for i in range(len(messages))]
+            else:
+                times = list(at) if isinstance(at, list) else [at] * len(messages)
+            written = []
+            for message, epoch_ns in zip(messages, times, strict=True):
+                payload = {"jsonPayload": message} if isinstance(message, dict) else {"textPayload": message}
+                entry = {
+                    "insertId": f"{next(self._insert_ids):012x}",
+                    **payload,
+                    "resource": {
+                        "type": "ml_job",
+                        "labels": {"job_id": job_id, "project_id": project, "task_name": task},
+                    },
+                    "timestamp": _rfc3339_nanos(epoch_ns),
+                    "severity": "INFO",
+                    "labels": {"ml.googleapis.com/endpoint": ""},
+                    "logName": f"projects/{project}/logs/{task}",
+                    "receiveTimestamp": _rfc3339_nanos(max(time.time_ns(), epoch_ns)),
+                }
+                self._log_clock = max(self._log_clock, epoch_ns)
+                self._entries.append(entry)
+                written.append(entry)
+            self._entries.sort(key=lambda e: (_epoch_ns(e["timestamp"]), e["insertId"]))
+            return written
 
     # -- the API ------------------------------------------------------------------
     def _take_script(self, display_name: str | None) -> Lifecycle:
@@ -357,7 +468,38 @@ class VertexEmulator:
             out["nextPageToken"] = str(start + size)
         return out
 
+    def list_log_entries(self, body: dict[str, Any]) -> dict[str, Any]:
+        """entries.list: the entries of ``resourceNames``' projects matching ``filter``, by time (then insertId),
+        ``pageSize`` at a time (token: the next index)."""
+        self.log_queries.append(dict(body))
+        names = body.get("resourceNames") or []
+        if not names or not all(re.fullmatch(r"projects/[^/]+", n) for n in names):
+            raise ApiError(400, f"resourceNames must be projects/PROJECT_ID, got {names!r}.")
+        order = body.get("orderBy") or "timestamp asc"
+        if order not in ("timestamp asc", "timestamp desc"):
+            raise ApiError(400, f"Invalid orderBy {order!r}.")
+        size = int(body.get("pageSize") or LOG_PAGE_SIZE)
+        if not 0 < size <= MAX_LOG_PAGE_SIZE:
+            raise ApiError(400, f"pageSize must be at most {MAX_LOG_PAGE_SIZE}.")
+        token = str(body.get("pageToken") or "")
+        start = int(token) if token.isdigit() else 0
+        projects = {n.partition("/")[2] for n in names}
+        with self._lock:
+            entries = [e for e in self._entries if e["resource"]["labels"]["project_id"] in projects]
+        terms = _log_filter(body.get("filter") or "")
+        matching = [e for e in entries if _entry_matches(e, terms)]
+        if order == "timestamp desc":
+            matching.reverse()
+        out: dict[str, Any] = {"entries": [dict(e) for e in matching[start : start + size]]}
+        if not out["entries"]:
+            del out["entries"]
+        if start + size < len(matching):
+            out["nextPageToken"] = str(start + size)
+        return out
+
     def route(self, method: str, path: str, body: dict[str, Any], query: str = "") -> dict[str, Any]:
+        if path == _ENTRIES and method == "POST":
+            return self.list_log_entries(body)
         if m := _COLLECTION.match(path):
             if method == "POST":
                 return self.create(m[1], body)
@@ -375,7 +517,9 @@ class VertexEmulator:
 
 
 def _operation(method: str, path: str) -> str:
-    """The JobService RPC a request calls (``GetCustomJob``...), for ``meter``."""
+    """The RPC a request calls (``GetCustomJob``..., ``ListLogEntries``), for ``meter``."""
+    if path == _ENTRIES:
+        return "ListLogEntries"
     if _COLLECTION.match(path):
         return {"POST": "CreateCustomJob", "GET": "ListCustomJobs"}.get(method, f"{method} customJobs")
     if m := _JOB.match(path):

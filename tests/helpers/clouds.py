@@ -1,7 +1,7 @@
 """Vertex AI and Azure ML emulator fixtures for any test module (a pytest plugin registered in tests/conftest.py).
 
-- ``vertex``: the Vertex emulator (fresh jobs and scripts) behind an anonymous ``google_cloud_default``
-  connection (project :data:`VERTEX_PROJECT`, region :data:`VERTEX_REGION`).
+- ``vertex``: the Vertex emulator (fresh jobs, scripts and log entries) behind an anonymous ``google_cloud_default``
+  connection (project :data:`VERTEX_PROJECT`, region :data:`VERTEX_REGION`; JobService and Cloud Logging endpoint).
 - ``aml``: the Azure ML emulator (https on loopback, which also serves Entra's token endpoint) behind
   ``azure_default`` with a client secret; any non-loopback host lookup fails the test.
 
@@ -42,6 +42,7 @@ def vertex(_vertex_server, monkeypatch):
         "project": VERTEX_PROJECT,
         "region": VERTEX_REGION,
         "api_endpoint": _vertex_server.endpoint,
+        "logging_api_endpoint": _vertex_server.endpoint,  # it serves Cloud Logging's entries.list too
     }
     monkeypatch.setenv(
         "AIRFLOW_CONN_GOOGLE_CLOUD_DEFAULT", json.dumps({"conn_type": "google_cloud_platform", "extra": extra})

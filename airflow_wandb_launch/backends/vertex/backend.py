@@ -2,16 +2,18 @@
 
 ``request.build_custom_job`` turns W&B Launch's Vertex queue config into the CustomJob; ``states.job_status``
 normalizes a CustomJob read. Both are pure. The clients load lazily (``client``), only when a job runs. The
-triggerer reads many jobs of one connection with a few ``ListCustomJobs`` pages (``batch``).
+triggerer reads many jobs of one connection with a few ``ListCustomJobs`` pages (``batch``), and a running job's
+lines from Cloud Logging (``logs``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 from typing import Any, ClassVar
 
-from airflow_wandb_launch.backends.base import Backend
+from airflow_wandb_launch.backends.base import MAX_CONCURRENT_READS, Backend
 from airflow_wandb_launch.backends.vertex import RESOURCE, capacity
 from airflow_wandb_launch.backends.vertex.batch import (
     CREATED_AT,
@@ -31,11 +33,13 @@ from airflow_wandb_launch.backends.vertex.client import (
     retry_on,
 )
 from airflow_wandb_launch.backends.vertex.links import console_url
+from airflow_wandb_launch.backends.vertex.logs import DEFAULT_LOGGING_ENDPOINT, read_log_chunk
 from airflow_wandb_launch.backends.vertex.pricing import pricing_inputs
 from airflow_wandb_launch.backends.vertex.request import RUN_ID_LABEL, build_custom_job
 from airflow_wandb_launch.backends.vertex.states import job_status
 from airflow_wandb_launch.errors import MissingExtraError, ResourceArgsError
 from airflow_wandb_launch.launch.job import JobRef, JobStatus
+from airflow_wandb_launch.launch.logs import LogChunk
 from airflow_wandb_launch.launch.request import LaunchRequest
 from airflow_wandb_launch.launch.run import RunIdentity
 
@@ -60,6 +64,8 @@ class VertexBackend(Backend):
     :param impersonation_chain: service account(s) to impersonate, as in the Google provider.
     :param api_endpoint: the JobService endpoint (default ``{region}-aiplatform.googleapis.com``):
         Private Service Connect, or an emulator at ``http://127.0.0.1:PORT``.
+    :param logging_api_endpoint: the Cloud Logging endpoint a running job's lines are read from (default: the
+        connection's ``logging_api_endpoint`` extra, else ``https://logging.googleapis.com``).
     """
 
     resource = RESOURCE
@@ -71,7 +77,9 @@ class VertexBackend(Backend):
         "region": None,
         "impersonation_chain": None,
         "api_endpoint": None,
+        "logging_api_endpoint": None,
     }
+    streams_logs = True
 
     def __init__(self, **connection_args: Any) -> None:
         super().__init__(**connection_args)
@@ -80,6 +88,9 @@ class VertexBackend(Backend):
         self._async_client: Any = None
         self._async_loop: asyncio.AbstractEventLoop | None = None
         self._may_list = True
+        self._logging: Any = None
+        self._logging_lock = threading.Lock()
+        self._log_reads: asyncio.Semaphore | None = None
 
     # -- connection ---------------------------------------------------------------------------------------
 
@@ -140,6 +151,27 @@ class VertexBackend(Backend):
 
     def prepare_client(self) -> None:
         self.client  # noqa: B018 - the sync client the listing reads with (and the connection read), built now
+
+    @property
+    def logging_client(self) -> Any:
+        """The connection's Cloud Logging client (JSON over HTTP), built on first use: the triggerer builds it in a
+        thread, once per backend, so every trigger of the connection shares it."""
+        with self._logging_lock:
+            if self._logging is None:
+                try:
+                    from google.cloud import logging as cloud_logging
+                except ImportError as err:
+                    raise MissingExtraError(RESOURCE, "google", err) from err
+                endpoint = self._setting("logging_api_endpoint", "logging_api_endpoint") or DEFAULT_LOGGING_ENDPOINT
+                client = cloud_logging.Client(
+                    project=self.project,
+                    credentials=self.hook.get_credentials_and_project_id()[0],
+                    _use_grpc=False,
+                    client_options={"api_endpoint": endpoint},
+                )
+                client.logging_api  # noqa: B018 - its JSON API, built now rather than by racing threads
+                self._logging = client
+            return self._logging
 
     async def _aclient(self) -> Any:
         """The async JobServiceClient (REST over aiohttp), built once in the running event loop."""
@@ -273,6 +305,21 @@ class VertexBackend(Backend):
         except (exceptions.BadRequest, exceptions.FailedPrecondition) as err:
             self.hook.log.info("CustomJob %s was not cancelled: it has already ended (%s).", ref.job_id, err)
 
+    def log_lines(self, ref: JobRef, cursor: dict[str, Any] | None, limit: int, *, final: bool = False) -> LogChunk:
+        """The job's Cloud Logging lines since ``cursor``, prefixed by replica (``[workerpool0-0] ...``); see
+        ``logs``. Blocking."""
+        project = ref.cloud.get("project") or self.project
+        return read_log_chunk(self.logging_client, ref.job_id, project, cursor, limit)
+
+    async def alog_lines(
+        self, ref: JobRef, cursor: dict[str, Any] | None, limit: int, *, final: bool = False
+    ) -> LogChunk:
+        """``log_lines`` in a thread, ``MAX_CONCURRENT_READS`` jobs of this connection at a time."""
+        if self._log_reads is None:
+            self._log_reads = asyncio.Semaphore(MAX_CONCURRENT_READS)
+        async with self._log_reads:
+            return await asyncio.to_thread(self.log_lines, ref, cursor, limit, final=final)
+
     def fallback_reason(self, status: JobStatus) -> str | None:
         """A stockout or a spent quota (``error.code`` 8, RESOURCE_EXHAUSTED, and its message): see ``capacity``."""
         return capacity.is_capacity_failure(status)
@@ -285,9 +332,14 @@ class VertexBackend(Backend):
         return console_url(ref.job_id, ref.cloud.get("project"))
 
     def close(self) -> None:
-        """Drop the clients; the async one's HTTP session is closed in its own event loop."""
+        """Drop the clients (the logging one's HTTP session closed); the async one's HTTP session is closed in its
+        own event loop."""
         client, loop = self._async_client, self._async_loop
         self._client = self._async_client = self._async_loop = None
+        with self._logging_lock:
+            logging_client, self._logging = self._logging, None
+        if logging_client is not None:
+            logging_client.close()
         if client is None or loop is None or loop.is_closed():
             return
         try:
