@@ -20,8 +20,9 @@ It also serves Cloud Logging's ``POST /v2/entries:list`` (the ``google-cloud-log
 ``client_options={"api_endpoint": emulator.endpoint}``) as RPC ``ListLogEntries``: ``write_logs`` appends a
 job's entries as Vertex writes them (``resource.type="ml_job"``, labels ``job_id``, ``project_id``,
 ``task_name``; RFC 3339 times with nanoseconds), listed by time then insertId, ``pageSize`` (at most 1000) at a
-time. The filter may hold ``resource.type``, ``resource.labels.*`` and ``timestamp`` comparisons joined by AND
-(anything else is a 400 INVALID_ARGUMENT, as a filter the real API cannot parse); ``log_queries`` keeps each
+time. The filter may hold ``resource.type``, ``resource.labels.*`` and ``timestamp`` comparisons joined by AND,
+each alone or a parenthesized OR of them (anything else is a 400 INVALID_ARGUMENT, as a filter the real API cannot
+parse); ``log_queries`` keeps each
 request's body::
 
     vertex.write_logs(job_name, ["epoch 1", "epoch 2"], task="workerpool0-1")
@@ -184,32 +185,42 @@ def _epoch_ns(text: str) -> int:
     return int(base.timestamp()) * 1_000_000_000 + int((m[2] or "").ljust(9, "0"))
 
 
-def _log_filter(filter_: str) -> list[tuple[str, str, Any]]:
-    """An entries.list ``filter`` as (key, comparison, value) terms joined by AND; a 400 for anything else."""
-    terms = []
-    for term in filter(None, (t.strip() for t in re.split(r"\s+AND\s+", filter_.strip()))):
-        m = _LOG_TERM.match(term)
-        if m is None:
-            raise ApiError(400, f"Unparseable filter term {term!r}.")
-        key, op, value = m[1], m[2], m[3]
-        if key != "timestamp" and op != "=":
-            raise ApiError(400, f"{key} supports = only in the emulator.")
-        terms.append((key, op, _epoch_ns(value) if key == "timestamp" else value))
-    return terms
+def _log_filter(filter_: str) -> list[list[tuple[str, str, Any]]]:
+    """An entries.list ``filter`` as AND-ed groups, each one term or a parenthesized OR of terms
+    (``(resource.labels.job_id="1" OR resource.labels.job_id="2")``), a term (key, comparison, value); a 400 for
+    anything else."""
+    groups = []
+    for group in filter(None, (t.strip() for t in re.split(r"\s+AND\s+", filter_.strip()))):
+        inner = group[1:-1] if group.startswith("(") and group.endswith(")") else group
+        alternatives = [t.strip() for t in re.split(r"\s+OR\s+", inner)]
+        if len(alternatives) > 1 and inner is group:
+            raise ApiError(400, f"OR terms must be parenthesized: {group!r}.")
+        terms = []
+        for term in alternatives:
+            m = _LOG_TERM.match(term)
+            if m is None:
+                raise ApiError(400, f"Unparseable filter term {term!r}.")
+            key, op, value = m[1], m[2], m[3]
+            if key != "timestamp" and op != "=":
+                raise ApiError(400, f"{key} supports = only in the emulator.")
+            terms.append((key, op, _epoch_ns(value) if key == "timestamp" else value))
+        groups.append(terms)
+    return groups
 
 
-def _entry_matches(entry: dict[str, Any], terms: list[tuple[str, str, Any]]) -> bool:
+def _entry_matches(entry: dict[str, Any], groups: list[list[tuple[str, str, Any]]]) -> bool:
     resource = entry.get("resource") or {}
-    for key, op, value in terms:
+
+    def holds(key: str, op: str, value: Any) -> bool:
         if key == "timestamp":
             actual = _epoch_ns(entry["timestamp"])
         elif key == "resource.type":
             actual = resource.get("type")
         else:
             actual = (resource.get("labels") or {}).get(key.removeprefix("resource.labels."))
-        if actual is None or not _COMPARE[op](actual, value):
-            return False
-    return True
+        return actual is not None and _COMPARE[op](actual, value)
+
+    return all(any(holds(*term) for term in terms) for terms in groups)
 
 
 def _fresh(lifecycle: Lifecycle) -> Lifecycle:

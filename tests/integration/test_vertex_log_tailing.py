@@ -67,20 +67,53 @@ async def test_lines_appear_prefixed_and_once_across_polls(job, vertex, shown):
     assert json.loads(json.dumps(trigger.log_cursor)) == trigger.log_cursor  # JSON-able, as kwargs must be
 
 
-async def test_the_query_is_the_jobs_entries_from_the_last_time_read(job, vertex):
+async def test_the_query_is_the_jobs_entries_from_its_creation_then_from_the_last_time_read(job, vertex):
     trigger = job()
     name, number = trigger.ref.job_id, trigger.ref.job_id.rpartition("/")[2]
     vertex.write_logs(name, ["one"])
     await trigger.check()
     await trigger.check()
     first, second = vertex.log_queries[:2]
+    created = trigger.ref.cloud["created_at"]
+    since = logs.rfc3339(int((created - logs.CREATION_MARGIN_SECONDS) * 10**9))
+    job_filter = f'resource.type="ml_job" AND resource.labels.job_id="{number}"'
     assert first == {
         "resourceNames": [f"projects/{VERTEX_PROJECT}"],
-        "filter": f'resource.type="ml_job" AND resource.labels.job_id="{number}"',  # from the job's start
+        "filter": f'{job_filter} AND timestamp>="{since}"',  # from the job's creation (less a margin for clocks)
         "orderBy": "timestamp asc",
         "pageSize": logs.PAGE_SIZE,
     }
-    assert second["filter"] == f'{first["filter"]} AND timestamp>="{trigger.log_cursor["ts"]}"'
+    assert second["filter"] == f'{job_filter} AND timestamp>="{trigger.log_cursor["ts"]}"'
+
+
+async def test_the_jobs_a_status_round_wakes_read_their_logs_in_one_query(job, vertex, shown):
+    """Cloud Logging rations entries.list per project per minute: the triggers of one connection read together."""
+    triggers = [job() for _ in range(5)]
+    for i, trigger in enumerate(triggers):
+        vertex.write_logs(trigger.ref.job_id, [f"job {i} line {n}" for n in range(2)])
+    before = log_reads(vertex)
+    await asyncio.gather(*(trigger.check() for trigger in triggers))
+    assert log_reads(vertex) - before == 1
+    [query] = vertex.log_queries[-1:]
+    assert query["filter"].count("resource.labels.job_id=") == 5 and " OR " in query["filter"]
+    assert sorted(shown()) == sorted(f"[workerpool0-0] job {i} line {n}" for i in range(5) for n in range(2))
+    vertex.write_logs(triggers[3].ref.job_id, ["job 3 again"])
+    await asyncio.gather(*(trigger.check() for trigger in triggers))
+    assert log_reads(vertex) - before == 2 and shown()[-1] == "[workerpool0-0] job 3 again"  # once, to its own
+
+
+async def test_a_quiet_job_does_not_hold_back_where_the_query_starts(job, vertex, monkeypatch):
+    """A job that wrote nothing for a while must not make every query list its neighbours' old entries again."""
+    quiet, busy = job(), job()
+    vertex.write_logs(busy.ref.job_id, ["first"])
+    await asyncio.gather(quiet.check(), busy.check())
+    later = time.time() + 3600  # an hour on
+    monkeypatch.setattr(logs.time, "time", lambda: later)
+    vertex.write_logs(busy.ref.job_id, ["second"], at=int(later * 10**9))
+    await asyncio.gather(quiet.check(), busy.check())
+    await asyncio.gather(quiet.check(), busy.check())
+    since = vertex.log_queries[-1]["filter"].rpartition('timestamp>="')[2].rstrip('"')
+    assert logs.epoch_nanos(since) >= int((later - logs.LATE_SECONDS) * 10**9) - 10**9  # not the quiet job's past
 
 
 async def test_another_jobs_lines_are_not_shown(job, vertex, shown):

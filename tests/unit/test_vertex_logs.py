@@ -102,17 +102,61 @@ def test_new_cursor_copies():
 
 
 @pytest.mark.parametrize(
-    ("cursor", "expected"),
+    ("jobs", "since", "expected"),
     [
-        (FRESH, 'resource.type="ml_job" AND resource.labels.job_id="123"'),
+        (["123"], None, 'resource.type="ml_job" AND resource.labels.job_id="123"'),
         (
-            {"ts": T0, "seen": ["a"]},
+            ["123"],
+            1714564800_123456789,
             f'resource.type="ml_job" AND resource.labels.job_id="123" AND timestamp>="{T0}"',
+        ),
+        (
+            ["1", "2"],
+            0,
+            'resource.type="ml_job" AND (resource.labels.job_id="1" OR resource.labels.job_id="2")'
+            ' AND timestamp>="1970-01-01T00:00:00.000000000Z"',
         ),
     ],
 )
-def test_entries_filter(cursor, expected):
-    assert entries_filter("123", cursor) == expected
+def test_entries_filter(jobs, since, expected):
+    assert entries_filter(jobs, since) == expected
+
+
+@pytest.mark.parametrize(
+    ("cursor", "created_at", "expected"),
+    [
+        ({"ts": None, "seen": []}, None, None),  # nothing known: from the start
+        ({"ts": None, "seen": []}, 1000.0, (1000 - logs.CREATION_MARGIN_SECONDS) * 10**9),
+        ({"ts": T0, "seen": []}, 1000.0, 1714564800_123456789),  # the cursor wins over the creation
+        ({"ts": T0, "seen": [], "covered": T1}, None, 1714564800_123456790),  # the later of the two
+        ({"ts": T1, "seen": [], "covered": T0}, None, 1714564800_123456790),
+        ({"ts": None, "seen": [], "covered": T0}, None, 1714564800_123456789),
+    ],
+)
+def test_query_start(cursor, created_at, expected):
+    assert logs.query_start(cursor, created_at) == expected
+
+
+NOW = 1714565000.0  # T0 + ~200 s
+SETTLED = int((NOW - logs.LATE_SECONDS) * 10**9)
+
+
+@pytest.mark.parametrize(
+    ("entries", "complete", "expected"),
+    [
+        ([], True, SETTLED),  # all listed: up to now, less the lateness allowed
+        ([{"timestamp": T0}], True, SETTLED),
+        ([], False, None),
+        ([{"timestamp": T0}], False, 1714564800_123456789),  # cut short: up to its last entry ...
+        ([{"timestamp": "2024-05-01T12:03:10Z"}], False, SETTLED),  # ... but never past the settled time
+    ],
+)
+def test_covered_until(entries, complete, expected):
+    assert logs.covered_until(entries, complete, now=NOW) == expected
+
+
+def test_rfc3339_round_trips_nanoseconds():
+    assert logs.rfc3339(epoch_nanos(T0)) == T0 and epoch_nanos(logs.rfc3339(1)) == 1
 
 
 @pytest.mark.parametrize(
@@ -240,9 +284,10 @@ class FakeClient:
 def test_a_read_shows_the_new_lines_and_where_the_next_starts():
     client = FakeClient([[entry(T0, "a", "one"), entry(T0, "b", "two")], [entry(T1, "c", "three")]])
     cursor = {"ts": T0, "seen": ["a"]}
-    chunk = read_log_chunk(client, JOB, "p", cursor, limit=10)
+    chunk = read_log_chunk(client, JOB, "p", cursor, limit=10, now=2e9)
     assert chunk.lines == ["[workerpool0-0] two", "[workerpool0-0] three"]
-    assert chunk.cursor == {"ts": T1, "seen": ["c"]} and chunk.skipped == 0
+    assert chunk.cursor == {"ts": T1, "seen": ["c"], "covered": logs.rfc3339(int((2e9 - logs.LATE_SECONDS) * 1e9))}
+    assert chunk.skipped == 0
     assert cursor == {"ts": T0, "seen": ["a"]}  # not changed
     assert [b.get("pageToken") for b in client.logging_api.bodies] == [None, "1"]
     assert client.logging_api.bodies[0]["filter"].endswith(f'timestamp>="{T0}"')
@@ -252,7 +297,7 @@ def test_a_read_keeps_the_budget_newest_lines():
     client = FakeClient([[entry(f"2024-05-01T12:00:0{i}Z", str(i), f"line {i}") for i in range(6)]])
     chunk = read_log_chunk(client, JOB, "p", None, limit=2)
     assert chunk.lines == ["[workerpool0-0] line 4", "[workerpool0-0] line 5"] and chunk.skipped == 4
-    assert chunk.cursor == {"ts": "2024-05-01T12:00:05Z", "seen": ["5"]}  # past the skipped lines too
+    assert chunk.cursor["ts"] == "2024-05-01T12:00:05Z" and chunk.cursor["seen"] == ["5"]  # past the skipped too
 
 
 def test_a_read_is_bounded_and_the_next_reads_on(monkeypatch):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+import time
 from typing import Any, ClassVar
 
 from airflow_wandb_launch.backends.base import MAX_CONCURRENT_READS, Backend
@@ -33,13 +34,19 @@ from airflow_wandb_launch.backends.vertex.client import (
     retry_on,
 )
 from airflow_wandb_launch.backends.vertex.links import console_url
-from airflow_wandb_launch.backends.vertex.logs import DEFAULT_LOGGING_ENDPOINT, read_log_chunk
+from airflow_wandb_launch.backends.vertex.logs import (
+    DEFAULT_LOGGING_ENDPOINT,
+    MAX_JOBS_PER_QUERY,
+    JobLogs,
+    read_log_chunk,
+    read_log_chunks,
+)
 from airflow_wandb_launch.backends.vertex.pricing import pricing_inputs
 from airflow_wandb_launch.backends.vertex.request import RUN_ID_LABEL, build_custom_job
 from airflow_wandb_launch.backends.vertex.states import job_status
 from airflow_wandb_launch.errors import MissingExtraError, ResourceArgsError
 from airflow_wandb_launch.launch.job import JobRef, JobStatus
-from airflow_wandb_launch.launch.logs import LogChunk
+from airflow_wandb_launch.launch.logs import LogChunk, LogRead
 from airflow_wandb_launch.launch.request import LaunchRequest
 from airflow_wandb_launch.launch.run import RunIdentity
 
@@ -80,6 +87,7 @@ class VertexBackend(Backend):
         "logging_api_endpoint": None,
     }
     streams_logs = True
+    batches_log_reads = True  # Cloud Logging rations entries.list per project: one query reads many jobs
 
     def __init__(self, **connection_args: Any) -> None:
         super().__init__(**connection_args)
@@ -309,7 +317,7 @@ class VertexBackend(Backend):
         """The job's Cloud Logging lines since ``cursor``, prefixed by replica (``[workerpool0-0] ...``); see
         ``logs``. Blocking."""
         project = ref.cloud.get("project") or self.project
-        return read_log_chunk(self.logging_client, ref.job_id, project, cursor, limit)
+        return read_log_chunk(self.logging_client, ref.job_id, project, cursor, limit, now=time.time())
 
     async def alog_lines(
         self, ref: JobRef, cursor: dict[str, Any] | None, limit: int, *, final: bool = False
@@ -319,6 +327,36 @@ class VertexBackend(Backend):
             self._log_reads = asyncio.Semaphore(MAX_CONCURRENT_READS)
         async with self._log_reads:
             return await asyncio.to_thread(self.log_lines, ref, cursor, limit, final=final)
+
+    async def alog_many(self, reads: list[LogRead]) -> dict[str, LogChunk | BaseException]:
+        """Many jobs' lines: one Cloud Logging query per project per ``MAX_JOBS_PER_QUERY`` jobs, each in a thread
+        (``MAX_CONCURRENT_READS`` at a time); a failed query fails only its jobs' reads."""
+        groups: dict[str, list[JobLogs]] = {}
+        for one in reads:
+            project = one.ref.cloud.get("project") or await asyncio.to_thread(lambda: self.project)
+            created_at = one.ref.cloud.get(CREATED_AT)
+            groups.setdefault(project, []).append(JobLogs(one.ref.job_id, one.cursor, one.limit, created_at))
+        queries = [
+            (project, jobs[i : i + MAX_JOBS_PER_QUERY])
+            for project, jobs in groups.items()
+            for i in range(0, len(jobs), MAX_JOBS_PER_QUERY)
+        ]
+        if self._log_reads is None:
+            self._log_reads = asyncio.Semaphore(MAX_CONCURRENT_READS)
+
+        async def query(project: str, jobs: list[JobLogs]) -> dict[str, LogChunk | BaseException]:
+            async with self._log_reads:  # type: ignore[union-attr]
+                try:
+                    return await asyncio.to_thread(
+                        lambda: read_log_chunks(self.logging_client, project, jobs, now=time.time())
+                    )
+                except Exception as err:
+                    return dict.fromkeys((job.job_name for job in jobs), err)
+
+        results: dict[str, LogChunk | BaseException] = {}
+        for answered in await asyncio.gather(*(query(project, jobs) for project, jobs in queries)):
+            results.update(answered)
+        return results
 
     def fallback_reason(self, status: JobStatus) -> str | None:
         """A stockout or a spent quota (``error.code`` 8, RESOURCE_EXHAUSTED, and its message): see ``capacity``."""
