@@ -195,16 +195,31 @@ class Backend(ABC):
     async def acancel(self, ref: JobRef) -> str | None:
         return await asyncio.to_thread(self.cancel, ref)
 
+    def log_lines(self, ref: JobRef, cursor: dict[str, Any] | None, limit: int, *, final: bool = False) -> LogChunk:
+        """The job's log lines written since ``cursor`` (None: since it started), at most ``limit`` of them.
+
+        Blocking (``alog_lines`` runs it in a thread); it should reuse the backend's client and must not change
+        ``cursor``; a permission error is raised as ``launch.logs.LogsDenied``. ``final``: the job ended, this is
+        the last read. By default a backend has no logs to read.
+        """
+        return LogChunk(cursor=dict(cursor or {}), supported=False)
+
     async def alog_lines(
         self, ref: JobRef, cursor: dict[str, Any] | None, limit: int, *, final: bool = False
     ) -> LogChunk:
-        """The job's log lines written since ``cursor`` (None: since it started), at most ``limit`` of them.
+        """``log_lines`` off the event loop (the trigger calls it after each status read, and with ``final`` once
+        after the job ended), ``MAX_CONCURRENT_READS`` jobs of this connection at a time."""
+        if not self.streams_logs:  # nothing to read: no thread
+            return self.log_lines(ref, cursor, limit, final=final)
+        async with self.log_read_slots():
+            return await asyncio.to_thread(self.log_lines, ref, cursor, limit, final=final)
 
-        Called by the trigger after each status read (``final``: once more after the job ended). It must not
-        block the event loop, should reuse the backend's client, and must not change ``cursor``; a permission
-        error is raised as ``launch.logs.LogsDenied``. By default a backend has no logs to read.
-        """
-        return LogChunk(cursor=dict(cursor or {}), supported=False)
+    def log_read_slots(self) -> asyncio.Semaphore:
+        """The connection's ``MAX_CONCURRENT_READS`` log reads in flight (made on first use, in the event loop)."""
+        slots = self.__dict__.get("_log_read_slots")
+        if slots is None:
+            slots = self.__dict__["_log_read_slots"] = asyncio.Semaphore(MAX_CONCURRENT_READS)
+        return slots
 
     async def alog_many(self, reads: list[LogRead]) -> dict[str, LogChunk | BaseException]:
         """Many jobs' new lines at once, by job id (an exception for a job whose read failed).

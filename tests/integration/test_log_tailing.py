@@ -272,7 +272,7 @@ async def test_a_slow_log_read_blocks_no_other_trigger(job, sagemaker, shown):
 
 
 async def test_a_backend_without_logs_says_so_once(job, sagemaker, caplog, monkeypatch):
-    monkeypatch.setattr(SageMakerBackend, "alog_lines", Backend.alog_lines)
+    monkeypatch.setattr(SageMakerBackend, "log_lines", Backend.log_lines)  # a backend that reads no logs
     trigger = job()
     for _ in range(3):
         await trigger.check()

@@ -37,7 +37,7 @@ from airflow_wandb_launch.backends.azure_ml.logs import read_log_chunk
 from airflow_wandb_launch.backends.azure_ml.pricing import pricing_inputs
 from airflow_wandb_launch.backends.azure_ml.request import RUN_ID_TAG, build_command_job
 from airflow_wandb_launch.backends.azure_ml.states import STATES, job_status
-from airflow_wandb_launch.backends.base import MAX_CONCURRENT_READS, Backend
+from airflow_wandb_launch.backends.base import Backend
 from airflow_wandb_launch.errors import ResourceArgsError
 from airflow_wandb_launch.launch.job import JobRef, JobState, JobStatus
 from airflow_wandb_launch.launch.logs import LogChunk
@@ -80,7 +80,6 @@ class AzureMLBackend(Backend):
         self._client: Any = None
         self._conn: Any = None
         self._may_list = True
-        self._log_reads: asyncio.Semaphore | None = None
 
     # -- connection and client ----------------------------------------------------------------------------
     @property
@@ -210,15 +209,6 @@ class AzureMLBackend(Backend):
         """The job's log files' lines since ``cursor``, prefixed by node or process (``[node_0] ...``); see
         ``logs``. Blocking: Run History and the files' SAS URLs through the backend's one ``MLClient``."""
         return read_log_chunk(self.client, ref.job_id, cursor, limit, final=final)
-
-    async def alog_lines(
-        self, ref: JobRef, cursor: dict[str, Any] | None, limit: int, *, final: bool = False
-    ) -> LogChunk:
-        """``log_lines`` in a thread, ``MAX_CONCURRENT_READS`` jobs of this connection at a time."""
-        if self._log_reads is None:
-            self._log_reads = asyncio.Semaphore(MAX_CONCURRENT_READS)
-        async with self._log_reads:
-            return await asyncio.to_thread(self.log_lines, ref, cursor, limit, final=final)
 
     def cancel(self, ref: JobRef) -> None:
         """Ask Azure ML to cancel; the request is the cancel, so do not wait on the poller (30 s a poll)."""

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any, ClassVar
 
-from airflow_wandb_launch.backends.base import MAX_CONCURRENT_READS, Backend, NoBillableTime
+from airflow_wandb_launch.backends.base import Backend, NoBillableTime
 from airflow_wandb_launch.backends.sagemaker import RESOURCE, capacity
 from airflow_wandb_launch.backends.sagemaker.batch import (
     CREATED_AT,
@@ -56,7 +56,6 @@ class SageMakerBackend(Backend):
         self._may_list = True
         self._logs: Any = None
         self._logs_lock = threading.Lock()
-        self._log_reads: asyncio.Semaphore | None = None
 
     @property
     def hook(self) -> Any:
@@ -151,15 +150,6 @@ class SageMakerBackend(Backend):
         return read_log_chunk(
             self.logs_client, ref.job_id, cursor, limit, expected_streams=expected, now=time.time(), final=final
         )
-
-    async def alog_lines(
-        self, ref: JobRef, cursor: dict[str, Any] | None, limit: int, *, final: bool = False
-    ) -> LogChunk:
-        """``log_lines`` in a thread, ``MAX_CONCURRENT_READS`` jobs of this connection at a time."""
-        if self._log_reads is None:
-            self._log_reads = asyncio.Semaphore(MAX_CONCURRENT_READS)
-        async with self._log_reads:
-            return await asyncio.to_thread(self.log_lines, ref, cursor, limit, final=final)
 
     def final_status(self, ref: JobRef, status: JobStatus) -> JobStatus:
         """A listed end lacks FailureReason and BillableTimeInSeconds: one Describe, on the worker."""

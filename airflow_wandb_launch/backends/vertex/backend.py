@@ -14,7 +14,7 @@ import threading
 import time
 from typing import Any, ClassVar
 
-from airflow_wandb_launch.backends.base import MAX_CONCURRENT_READS, Backend
+from airflow_wandb_launch.backends.base import Backend
 from airflow_wandb_launch.backends.vertex import RESOURCE, capacity
 from airflow_wandb_launch.backends.vertex.batch import (
     CREATED_AT,
@@ -98,7 +98,6 @@ class VertexBackend(Backend):
         self._may_list = True
         self._logging: Any = None
         self._logging_lock = threading.Lock()
-        self._log_reads: asyncio.Semaphore | None = None
 
     # -- connection ---------------------------------------------------------------------------------------
 
@@ -319,15 +318,6 @@ class VertexBackend(Backend):
         project = ref.cloud.get("project") or self.project
         return read_log_chunk(self.logging_client, ref.job_id, project, cursor, limit, now=time.time())
 
-    async def alog_lines(
-        self, ref: JobRef, cursor: dict[str, Any] | None, limit: int, *, final: bool = False
-    ) -> LogChunk:
-        """``log_lines`` in a thread, ``MAX_CONCURRENT_READS`` jobs of this connection at a time."""
-        if self._log_reads is None:
-            self._log_reads = asyncio.Semaphore(MAX_CONCURRENT_READS)
-        async with self._log_reads:
-            return await asyncio.to_thread(self.log_lines, ref, cursor, limit, final=final)
-
     async def alog_many(self, reads: list[LogRead]) -> dict[str, LogChunk | BaseException]:
         """Many jobs' lines: one Cloud Logging query per project per ``MAX_JOBS_PER_QUERY`` jobs, each in a thread
         (``MAX_CONCURRENT_READS`` at a time); a failed query fails only its jobs' reads."""
@@ -341,11 +331,9 @@ class VertexBackend(Backend):
             for project, jobs in groups.items()
             for i in range(0, len(jobs), MAX_JOBS_PER_QUERY)
         ]
-        if self._log_reads is None:
-            self._log_reads = asyncio.Semaphore(MAX_CONCURRENT_READS)
 
         async def query(project: str, jobs: list[JobLogs]) -> dict[str, LogChunk | BaseException]:
-            async with self._log_reads:  # type: ignore[union-attr]
+            async with self.log_read_slots():
                 try:
                     return await asyncio.to_thread(
                         lambda: read_log_chunks(self.logging_client, project, jobs, now=time.time())
