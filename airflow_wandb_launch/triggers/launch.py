@@ -17,6 +17,9 @@ from airflow_wandb_launch.triggers.status_poller import StatusPoller, poller_for
 LOG_CURSOR_KEY = "wandb_launch_log_cursor"
 #: seconds one log read may take (a read that takes longer is dropped: the next poll reads those lines again).
 LOG_READ_TIMEOUT = 60.0
+#: seconds a poll waits for its log read at the least: beyond that and its poll interval, the read goes on in the
+#: background and the next status read does not wait for it (a slow logging service never delays the job's end).
+LOG_WAIT_SECONDS = 1.0
 
 
 class LaunchJobTrigger(PollingTrigger):
@@ -72,6 +75,7 @@ class LaunchJobTrigger(PollingTrigger):
         self._cursor_restored = False
         self._log_error: str | None = None
         self._cursor_unsaved = False  # saving the cursor failed (said once)
+        self._tailing_task: asyncio.Task | None = None  # the log read in flight
 
     @property
     def poller(self) -> StatusPoller:
@@ -98,11 +102,28 @@ class LaunchJobTrigger(PollingTrigger):
         self._last = status
         self.pending = status.state is JobState.PENDING
         if status.state.terminal:
-            await self._tail_logs(final=True)  # the lines written since the last poll
+            await self._tail(final=True)  # the lines written since the last poll
             return self._payload(status)
         if not self.pending:  # nothing has run yet: no log to read
-            await self._tail_logs()
+            await self._tail()
         return None
+
+    async def _tail(self, *, final: bool = False) -> None:
+        """Read the job's new lines, unless a read is still in flight; wait for it at most one poll interval (the
+        final read: until it is done, after any read in flight)."""
+        if not self._tailing:
+            return
+        task = self._tailing_task
+        if task is not None and not task.done():
+            if not final:
+                await asyncio.wait({task}, timeout=max(self.poll_interval, LOG_WAIT_SECONDS))
+                return
+            await asyncio.wait({task})  # the final read comes after the one in flight
+        task = self._tailing_task = asyncio.get_running_loop().create_task(self._tail_logs(final=final))
+        if final:
+            await task
+        else:
+            await asyncio.wait({task}, timeout=max(self.poll_interval, LOG_WAIT_SECONDS))
 
     # -- logs -------------------------------------------------------------------------------------------------
 
@@ -218,6 +239,9 @@ class LaunchJobTrigger(PollingTrigger):
         except Exception as err:
             return f"stopping the job failed: {err}"
 
+    def seen_ended(self) -> bool:
+        return self._last is not None and self._last.state.terminal
+
     async def stop(self) -> None:
         await (await self.backend()).acancel(self.ref)
 
@@ -226,3 +250,5 @@ class LaunchJobTrigger(PollingTrigger):
 
     async def cleanup(self) -> None:
         self.poller.forget_job(self.ref)
+        if self._tailing_task is not None:
+            self._tailing_task.cancel()

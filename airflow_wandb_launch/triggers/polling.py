@@ -156,7 +156,14 @@ class PollingTrigger(BaseTrigger):
         stopping.add_done_callback(_STOPPING.discard)
         await asyncio.shield(stopping)
 
+    def seen_ended(self) -> bool:
+        """Whether this trigger saw its job end (then a kill has nothing to stop)."""
+        return False
+
     async def _stop_unless_moving(self) -> None:
+        if self.seen_ended():  # a trigger that fired, cancelled as its task goes on (or run again elsewhere)
+            self.log.info("%s already ended: nothing to stop.", self.describe())
+            return
         if await task_still_deferred(self.task_instance, self.log):
             self.log.info(
                 "Task is still deferred: the trigger is moving, not killed; %s keeps running.", self.describe()

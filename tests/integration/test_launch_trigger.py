@@ -103,6 +103,15 @@ async def test_on_kill_leaves_the_job_when_the_task_is_still_deferred(submitted,
     assert sagemaker.stop_calls() == []
 
 
+async def test_on_kill_sends_no_stop_to_a_job_the_trigger_saw_end(submitted, sagemaker, task_deferred):
+    """A trigger that fired can be cancelled (or run again by a second triggerer) as its task resumes: the task is
+    no longer deferred, yet nothing was killed. The job it saw end gets no stop."""
+    trigger = submitted(Lifecycle("Completed"))
+    assert (await trigger.check())["status"]["state"] == "succeeded"
+    await trigger.on_kill()
+    assert sagemaker.stop_calls() == []
+
+
 async def test_on_kill_leaves_the_job_without_cancel_on_kill(submitted, sagemaker):
     trigger = submitted(Lifecycle("InProgress"), cancel_on_kill=False)
     await trigger.on_kill()

@@ -23,7 +23,7 @@ from tests.helpers.log_tailing import TI, warnings
 from tests.integration.test_launch_trigger import BODY
 
 CONNECTION = {"aws_conn_id": "aws_default", "region_name": None}
-LOG_OPERATIONS = ("DescribeLogStreams", "GetLogEvents")
+LOG_OPERATIONS = ("DescribeLogStreams", "FilterLogEvents")
 pytestmark = pytest.mark.usefixtures("trigger_log")
 
 
@@ -200,19 +200,53 @@ async def test_another_jobs_xcom_cursor_is_ignored(job, sagemaker, shown, xcom):
     assert shown() == ["[algo-1] one"]
 
 
-async def test_a_refused_token_resumes_by_time_without_duplicates(job, sagemaker, shown):
-    """CloudWatch tokens expire: the read resumes at the last timestamp, skipping the events there already shown."""
+async def test_a_cursor_of_the_earlier_per_stream_reads_resumes_without_duplicates(job, sagemaker, shown):
+    """A trigger deferred by the previous release kept a GetLogEvents token: its time and count still resume."""
     trigger = job()
     name, t = trigger.ref.job_id, int(time.time() * 1000)
     sagemaker.write_logs(name, ["a", "b", "c"], timestamps=[t, t + 1, t + 1])
     await trigger.check()
     _, kwargs = trigger.serialize()
     [stream] = kwargs["log_cursor"]["streams"]
-    kwargs["log_cursor"]["streams"][stream]["token"] = "bogus"  # moto refuses it, as AWS an expired one
+    kwargs["log_cursor"]["streams"][stream] = {"token": "f/0123", "start": 0, "ts": t + 1, "skip": 2}  # as it was
     sagemaker.write_logs(name, ["d", "e"], timestamps=[t + 1, t + 2])  # one more in the same millisecond
     revived = LaunchJobTrigger(**kwargs)
     await revived.check()
     assert shown() == [f"[algo-1] {c}" for c in "abcde"]
+
+
+async def test_the_jobs_a_status_round_wakes_read_their_logs_in_one_call(job, sagemaker, shown):
+    """CloudWatch Logs rations reads per account and region: the triggers of one connection read together."""
+    triggers = [job() for _ in range(5)]
+    for i, trigger in enumerate(triggers):
+        sagemaker.write_logs(trigger.ref.job_id, [f"job {i}"])
+    await asyncio.gather(*(trigger.check() for trigger in triggers))  # each job's streams listed once
+    assert sorted(shown()) == [f"[algo-1] job {i}" for i in range(5)]
+    before = sagemaker.meter.requests()
+    for i, trigger in enumerate(triggers):
+        sagemaker.write_logs(trigger.ref.job_id, [f"job {i} again"])
+    await asyncio.gather(*(trigger.check() for trigger in triggers))
+    after = sagemaker.meter.requests()
+    assert after["FilterLogEvents"] - before.get("FilterLogEvents", 0) == 1  # one call for the five jobs' streams
+    assert after.get("DescribeLogStreams", 0) == before.get("DescribeLogStreams", 0)
+    assert sorted(shown()[5:]) == [f"[algo-1] job {i} again" for i in range(5)]
+
+
+async def test_many_jobs_starting_together_have_their_streams_listed_a_few_per_read(job, sagemaker, shown, monkeypatch):
+    """DescribeLogStreams is rationed too: a read lists MAX_LISTINGS_PER_READ jobs' streams, the rest come next."""
+    from airflow_wandb_launch.backends.sagemaker import logs
+
+    monkeypatch.setattr(logs, "MAX_LISTINGS_PER_READ", 2)
+    triggers = [job() for _ in range(5)]
+    for i, trigger in enumerate(triggers):
+        sagemaker.write_logs(trigger.ref.job_id, [f"job {i}"])
+    listed = []
+    for _ in range(3):
+        before = sagemaker.meter.requests().get("DescribeLogStreams", 0)
+        await asyncio.gather(*(trigger.check() for trigger in triggers))
+        listed.append(sagemaker.meter.requests().get("DescribeLogStreams", 0) - before)
+    assert listed == [2, 2, 1]
+    assert sorted(shown()) == [f"[algo-1] job {i}" for i in range(5)]  # every job's lines, a little later
 
 
 @pytest.mark.parametrize("operation", LOG_OPERATIONS)
@@ -244,7 +278,7 @@ async def test_other_log_read_errors_are_reported_once_and_the_lines_come_later(
     trigger = job()
     name = trigger.ref.job_id
     sagemaker.write_logs(name, ["one", "two"])
-    sagemaker.logs_faults.inject(500, times=3, method="GetLogEvents")
+    sagemaker.logs_faults.inject(500, times=3, method="FilterLogEvents")
     for _ in range(4):
         assert await trigger.check() is None
     assert len(warnings(caplog, "logs failed")) == 1  # three failed polls in a row, one warning
@@ -253,26 +287,29 @@ async def test_other_log_read_errors_are_reported_once_and_the_lines_come_later(
     assert (await trigger.check())["status"]["state"] == "succeeded"
 
 
-async def test_a_slow_log_read_blocks_no_other_trigger(job, sagemaker, shown):
+async def test_a_slow_log_read_delays_neither_its_job_nor_another(job, sagemaker, shown):
     slow, fast = job(), job()
     backend = await slow.backend()
     await asyncio.to_thread(lambda: backend.logs_client)  # built once per connection, before the race
     sagemaker.write_logs(slow.ref.job_id, ["slow"])
     sagemaker.logs_faults.inject(200, times=1, delay=3.0, method="DescribeLogStreams")
+    started = time.monotonic()
     slow_poll = asyncio.create_task(slow.check())
     while not sagemaker.meter.requests().get("DescribeLogStreams"):
         await asyncio.sleep(0.02)  # the slow trigger's log read is in flight
     sagemaker.set_status(fast.ref.job_id, "Completed")
     event = await asyncio.wait_for(anext(fast.run()), timeout=5)
-    assert event.payload["status"]["state"] == "succeeded"
-    assert not slow_poll.done()  # the other trigger's status and log reads went on meanwhile
-    await asyncio.wait_for(slow_poll, timeout=5)
-    assert shown() == ["[algo-1] slow"]
+    assert event.payload["status"]["state"] == "succeeded"  # the other trigger's reads went on meanwhile
+    assert await asyncio.wait_for(slow_poll, timeout=5) is None
+    assert time.monotonic() - started < 2.5  # its poll waited for its log read one second, not three
+    while "[algo-1] slow" not in shown():  # the read finishes in the background
+        await asyncio.sleep(0.05)
     assert (await fast.backend()).logs_client is backend.logs_client  # one CloudWatch client for the connection
 
 
 async def test_a_backend_without_logs_says_so_once(job, sagemaker, caplog, monkeypatch):
     monkeypatch.setattr(SageMakerBackend, "log_lines", Backend.log_lines)  # a backend that reads no logs
+    monkeypatch.setattr(SageMakerBackend, "batches_log_reads", False)
     trigger = job()
     for _ in range(3):
         await trigger.check()

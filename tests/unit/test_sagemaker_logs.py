@@ -6,22 +6,29 @@ import json
 
 import pytest
 
+from airflow_wandb_launch.backends.sagemaker import logs
 from airflow_wandb_launch.backends.sagemaker.logs import (
+    FINAL_RELIST_SECONDS,
+    LATE_MS,
     LOG_GROUP,
     RELIST_SECONDS,
+    JobLogs,
     advance,
-    by_time,
+    covered_until,
     drop_seen,
+    filter_request,
     instance_name,
+    listing_order,
     merged_lines,
     new_cursor,
-    page_request,
+    query_start,
     should_list,
+    with_covered,
     with_streams,
 )
 from airflow_wandb_launch.launch.logs import keep_tail, prefixed_lines, skip_marker
 
-FRESH = {"token": None, "start": 0, "ts": 0, "skip": 0}
+FRESH = {"ts": 0, "skip": 0, "covered": 0}
 
 
 def ev(ts: int, message: str = "m") -> dict:
@@ -51,17 +58,18 @@ def test_instance_name(job, stream, expected):
         ({}, {"listed": None, "streams": {}}),
         ({"streams": "garbage", "listed": "x"}, {"listed": None, "streams": {}}),
         (
-            {"listed": 5, "streams": {"j/algo-1-1": {"token": "f/1", "start": 3, "ts": 7, "skip": 2}}},
-            {"listed": 5.0, "streams": {"j/algo-1-1": {"token": "f/1", "start": 3, "ts": 7, "skip": 2}}},
+            {"listed": 5, "streams": {"j/algo-1-1": {"ts": 7, "skip": 2, "covered": 9}}},
+            {"listed": 5.0, "streams": {"j/algo-1-1": {"ts": 7, "skip": 2, "covered": 9}}},
         ),
-        (  # written before ``start`` was kept
-            {"listed": 5, "streams": {"j/algo-1-1": {"token": "f/1", "ts": 7, "skip": 2}}},
-            {"listed": 5.0, "streams": {"j/algo-1-1": {"token": "f/1", "start": 0, "ts": 7, "skip": 2}}},
+        (  # the earlier version's GetLogEvents position: its token goes, its time and count stay
+            {"listed": 5, "streams": {"j/algo-1-1": {"token": "f/1", "start": 3, "ts": 7, "skip": 2}}},
+            {"listed": 5.0, "streams": {"j/algo-1-1": {"ts": 7, "skip": 2, "covered": 0}}},
         ),
         (
-            {"listed": 1.5, "streams": {"j/algo-1-1": {"token": "", "ts": None}, "j/algo-2-1": None}},
+            {"listed": 1.5, "streams": {"j/algo-1-1": {"ts": None, "skip": -1}, "j/algo-2-1": None}},
             {"listed": 1.5, "streams": {"j/algo-1-1": FRESH, "j/algo-2-1": FRESH}},
         ),
+        ({"listed": True, "streams": {}}, {"listed": None, "streams": {}}),
     ],
 )
 def test_new_cursor_is_well_formed_and_json_able(given, expected):
@@ -71,7 +79,7 @@ def test_new_cursor_is_well_formed_and_json_able(given, expected):
 
 
 def test_new_cursor_copies():
-    given = {"listed": 1.0, "streams": {"s": {"token": "f/1", "ts": 1, "skip": 1}}}
+    given = {"listed": 1.0, "streams": {"s": {"ts": 1, "skip": 1}}}
     new_cursor(given)["streams"]["s"]["ts"] = 99
     assert given["streams"]["s"]["ts"] == 1
 
@@ -90,7 +98,8 @@ NOW = 10_000.0
         (NOW - 1, 1, 2, False, True),  # one instance still to start writing
         (NOW - 1, 2, 2, False, False),
         (NOW - RELIST_SECONDS, 2, 2, False, True),  # a spot restart may have opened a stream
-        (NOW - 1, 1, 1, True, True),  # the final read lists once more
+        (NOW - 1, 1, 1, True, False),  # the final read: just listed
+        (NOW - FINAL_RELIST_SECONDS, 1, 1, True, True),  # ... else once more
     ],
 )
 def test_should_list(listed, streams, expected_streams, final, lists):
@@ -98,11 +107,27 @@ def test_should_list(listed, streams, expected_streams, final, lists):
     assert should_list(cursor, expected_streams, NOW, final) is lists
 
 
-def test_with_streams_adds_new_streams_at_their_head_and_keeps_known_positions():
-    known = {"token": "f/9", "ts": 5, "skip": 1}
+def test_listing_order_lists_a_few_per_read_the_most_in_need_first(monkeypatch):
+    monkeypatch.setattr(logs, "MAX_LISTINGS_PER_READ", 3)
+    cursors = {
+        "fresh": {"listed": None, "streams": {}},
+        "stale": {"listed": NOW - RELIST_SECONDS - 50, "streams": {"s": FRESH}},
+        "older": {"listed": NOW - RELIST_SECONDS - 90, "streams": {"s": FRESH}},
+        "done": {"listed": NOW - 1, "streams": {"s": FRESH}},
+        "also-fresh": {"listed": None, "streams": {}},
+    }
+    jobs = [JobLogs(name, None, 10, expected_streams=1) for name in cursors]
+    assert listing_order(jobs, cursors, NOW) == ["fresh", "also-fresh", "older"]
+
+
+def test_with_streams_reads_a_new_stream_from_shortly_before_it_began_and_keeps_known_positions():
+    known = {"ts": 5, "skip": 1, "covered": 3}
     cursor = {"listed": 1.0, "streams": {"j/algo-2-1": known}}
-    merged = with_streams(cursor, ["j/algo-1-1", "j/algo-2-1"], NOW)
-    assert merged == {"listed": NOW, "streams": {"j/algo-1-1": FRESH, "j/algo-2-1": known}}
+    merged = with_streams(cursor, {"j/algo-1-1": 500_000, "j/algo-2-1": 9}, NOW)
+    assert merged == {
+        "listed": NOW,
+        "streams": {"j/algo-1-1": {"ts": 0, "skip": 0, "covered": 500_000 - LATE_MS}, "j/algo-2-1": known},
+    }
     assert list(merged["streams"]) == ["j/algo-1-1", "j/algo-2-1"]
     assert cursor["streams"] == {"j/algo-2-1": known}  # not changed in place
 
@@ -116,6 +141,7 @@ def test_with_streams_adds_new_streams_at_their_head_and_keeps_known_positions()
         ({"ts": 2, "skip": 3}, [2, 2, 3], [3]),  # more read than returned (not expected): drops those at ts
         ({"ts": 2, "skip": 1}, [3, 4], [3, 4]),
         ({"ts": 2, "skip": 1}, [], []),
+        ({"ts": 2, "skip": 1}, [1, 2, 2, 3], [2, 3]),  # a call that started earlier (for another stream)
     ],
 )
 def test_drop_seen(position, timestamps, kept):
@@ -128,40 +154,54 @@ def test_drop_seen(position, timestamps, kept):
         (FRESH, [], 0, 0),
         (FRESH, [1, 2, 3], 3, 1),
         (FRESH, [1, 3, 3], 3, 2),
-        ({"token": "f/1", "ts": 3, "skip": 2}, [3, 3], 3, 4),  # more at the same ms
-        ({"token": "f/1", "ts": 3, "skip": 2}, [4], 4, 1),
-        ({"token": "f/1", "ts": 3, "skip": 2}, [], 3, 2),
+        ({"ts": 3, "skip": 2, "covered": 1}, [3, 3], 3, 4),  # more at the same ms
+        ({"ts": 3, "skip": 2, "covered": 1}, [4], 4, 1),
+        ({"ts": 3, "skip": 2, "covered": 1}, [], 3, 2),
     ],
 )
 def test_advance(position, timestamps, ts, skip):
     after = advance(position, [ev(t) for t in timestamps])
     assert (after["ts"], after["skip"]) == (ts, skip)
-    assert after.get("token") == position.get("token")  # the caller sets the token
+    assert after.get("covered") == position.get("covered")
 
 
 @pytest.mark.parametrize(
-    ("position", "extra"),
-    [
-        (FRESH, {}),
-        ({"token": "f/7", "start": 0, "ts": 5, "skip": 1}, {"nextToken": "f/7"}),  # the token wins
-        ({"token": "f/7", "start": 4, "ts": 5, "skip": 1}, {"nextToken": "f/7", "startTime": 4}),  # as minted
-        ({"token": None, "start": 4, "ts": 5, "skip": 1}, {"startTime": 5}),  # resume by time
-    ],
+    ("position", "start"),
+    [(FRESH, 0), ({"ts": 5, "skip": 1, "covered": 3}, 5), ({"ts": 5, "skip": 1, "covered": 8}, 8)],
 )
-def test_page_request(position, extra):
-    base = {"logGroupName": LOG_GROUP, "logStreamName": "j/algo-1-1", "startFromHead": True}
-    assert page_request("j/algo-1-1", position) == {**base, **extra}
+def test_query_start_is_the_later_of_the_last_event_and_what_was_covered(position, start):
+    assert query_start(position) == start
 
 
 @pytest.mark.parametrize(
-    ("position", "expected"),
+    ("timestamps", "complete", "covered"),
     [
-        (FRESH, FRESH),
-        ({"token": "f/7", "start": 0, "ts": 5, "skip": 2}, {"token": None, "start": 5, "ts": 5, "skip": 2}),
+        ([], True, 1_000_000 - LATE_MS),  # all listed: up to now, less the lateness allowed
+        ([5, 7], True, 1_000_000 - LATE_MS),
+        ([], False, None),
+        ([5, 7], False, 7),  # cut short: up to its last event ...
+        ([5, 999_999], False, 1_000_000 - LATE_MS),  # ... never past the settled time
     ],
 )
-def test_by_time(position, expected):
-    assert by_time(position) == expected
+def test_covered_until(timestamps, complete, covered):
+    assert covered_until([ev(t) for t in timestamps], complete, 1_000_000) == covered
+
+
+@pytest.mark.parametrize(
+    ("covered", "after"),
+    [(None, 5), (3, 5), (5, 5), (9, 9)],
+)
+def test_with_covered_only_moves_forward(covered, after):
+    assert with_covered({"ts": 1, "skip": 1, "covered": 5}, covered)["covered"] == after
+
+
+@pytest.mark.parametrize(
+    ("start", "token", "extra"),
+    [(0, None, {}), (5, None, {"startTime": 5}), (5, "t/1", {"startTime": 5, "nextToken": "t/1"})],
+)
+def test_filter_request(start, token, extra):
+    base = {"logGroupName": LOG_GROUP, "logStreamNames": ["a", "b"], "interleaved": True}
+    assert filter_request(["a", "b"], start, token) == {**base, **extra}
 
 
 def test_merged_lines_interleave_streams_in_time_with_instance_prefixes():

@@ -23,13 +23,13 @@ from airflow_wandb_launch.backends.sagemaker.batch import (
     listing_start,
     needs_describe,
 )
-from airflow_wandb_launch.backends.sagemaker.logs import read_log_chunk
+from airflow_wandb_launch.backends.sagemaker.logs import JobLogs, read_log_chunk, read_log_chunks
 from airflow_wandb_launch.backends.sagemaker.pricing import pricing_inputs
 from airflow_wandb_launch.backends.sagemaker.request import MAX_ENV_VALUE, build_training_job
 from airflow_wandb_launch.backends.sagemaker.states import ENDED, job_status
 from airflow_wandb_launch.errors import MissingExtraError
 from airflow_wandb_launch.launch.job import JobRef, JobStatus
-from airflow_wandb_launch.launch.logs import LogChunk
+from airflow_wandb_launch.launch.logs import LogChunk, LogRead
 from airflow_wandb_launch.launch.request import LaunchRequest
 from airflow_wandb_launch.launch.run import RunIdentity
 
@@ -49,6 +49,7 @@ class SageMakerBackend(Backend):
     connection_params: ClassVar = {"aws_conn_id": "aws_default", "region_name": None}
     max_env_value_length = MAX_ENV_VALUE
     streams_logs = True
+    batches_log_reads = True  # CloudWatch Logs rations reads per account and region: one call reads many jobs
 
     def __init__(self, **connection_args: Any) -> None:
         super().__init__(**connection_args)
@@ -150,6 +151,20 @@ class SageMakerBackend(Backend):
         return read_log_chunk(
             self.logs_client, ref.job_id, cursor, limit, expected_streams=expected, now=time.time(), final=final
         )
+
+    async def alog_many(self, reads: list[LogRead]) -> dict[str, LogChunk | BaseException]:
+        """Many jobs' lines in a thread: their streams listed where needed, then ``FilterLogEvents`` calls of up to
+        100 streams each (see ``logs``); a failed read fails every job of it."""
+
+        def expected(one: LogRead) -> int | None:
+            return one.ref.pricing.machine_count if one.ref.pricing else None
+
+        jobs = [JobLogs(one.ref.job_id, one.cursor, one.limit, expected(one), one.final) for one in reads]
+        async with self.log_read_slots():
+            try:
+                return await asyncio.to_thread(read_log_chunks, self.logs_client, jobs, now=time.time())
+            except Exception as err:
+                return dict.fromkeys((job.job_name for job in jobs), err)
 
     def final_status(self, ref: JobRef, status: JobStatus) -> JobStatus:
         """A listed end lacks FailureReason and BillableTimeInSeconds: one Describe, on the worker."""

@@ -1,44 +1,79 @@
-"""A SageMaker training job's CloudWatch log lines, a bounded chunk per poll, resumable from a small cursor.
+"""SageMaker training jobs' CloudWatch log lines, a bounded chunk per job per poll, many jobs per call, resumable
+from a small cursor per job.
 
 SageMaker writes each instance's output to ``/aws/sagemaker/TrainingJobs``, one stream per instance start:
-``<job-name>/algo-<n>-<epoch>`` (an instance restarted by managed spot opens a new stream). A read lists the
-job's streams (``DescribeLogStreams``) while some instance has none yet, and every ``RELIST_SECONDS`` after,
-then reads each stream on from its position (``GetLogEvents``, forward from head).
+``<job-name>/algo-<n>-<epoch>`` (an instance restarted by managed spot opens a new stream). A job's streams are
+listed (``DescribeLogStreams``, ``MAX_LISTINGS_PER_READ`` jobs a read at most) while some instance has none yet,
+every ``RELIST_SECONDS`` after, and when it ended (unless just listed). Their events are read with
+``FilterLogEvents`` over up to ``MAX_STREAMS_PER_CALL`` streams at once, of any jobs of the connection, oldest
+first: CloudWatch Logs rations reads per account and region (a few dozen calls a second, shared with everything
+else reading logs there), so a thousand waiting jobs must not make a thousand calls a poll. A call lists from the
+earliest point any of its streams needs on, at most ``MAX_PAGES_PER_CALL`` pages; what it did not reach is read by
+the next poll (those lines come late, none is lost).
 
-The cursor, JSON-able (it travels in trigger kwargs and XCom)::
+A job's cursor, JSON-able (it travels in trigger kwargs and XCom)::
 
     {"listed": 1700000000.0,                    # when the streams were last listed (epoch seconds)
      "streams": {"job/algo-1-1700000000": {
-         "token": "f/...",     # GetLogEvents' nextForwardToken ...
-         "start": 0,           # ... for requests with this startTime (ms; 0: none)
-         "ts": 1700000000123,  # the last event's timestamp (ms) ...
-         "skip": 2}}}          # ... and how many events at it were read
+         "ts": 1700000000123,   # the last event read's timestamp (ms) ...
+         "skip": 2,             # ... and how many events at it were read
+         "covered": 1700000060000}}}  # every event of the stream up to here (ms) was listed
 
-The token resumes exactly (asked with the same startTime it was given for); should CloudWatch refuse it (they
-expire), the read resumes at ``ts``, skipping the ``skip`` events there that were already read. Only
-``read_log_chunk`` calls the service (in a thread, with the backend's one ``logs`` client); the rest is pure.
+A read shows a stream's events after ``ts``, and those at ``ts`` past the first ``skip``: events sharing a
+millisecond across two reads are neither lost nor shown twice. A call starts at the latest of its streams' ``ts``
+and ``covered`` that is earliest among them (a new stream: ``LATE_MS`` before it began), so a quiet instance does
+not make every call list its neighbours' old events again; ``covered`` trails a call that listed everything by
+``LATE_MS``, how late an event may become searchable and still be shown. Only ``read_log_chunks`` and what it
+calls talk to CloudWatch (in a thread, with the backend's one ``logs`` client); the rest is pure.
 """
 
 from __future__ import annotations
 
 import copy
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from airflow_wandb_launch.backends.sagemaker.batch import is_denied
 from airflow_wandb_launch.launch.logs import LogChunk, LogsDenied, keep_tail, prefixed_lines
 
 LOG_GROUP = "/aws/sagemaker/TrainingJobs"
-#: pages (each up to 10,000 events or 1 MB) of one stream read per poll: a stream with more is read on by the
-#: next poll (its lines come late, none is lost).
-MAX_PAGES_PER_STREAM = 5
+#: streams one FilterLogEvents call reads at most (its ``logStreamNames`` takes 100).
+MAX_STREAMS_PER_CALL = 100
+#: pages (each up to 10,000 events or 1 MB) one call reads per poll: the rest is read by the next poll.
+MAX_PAGES_PER_CALL = 5
 #: how often a job whose every instance has a stream is listed again (a spot restart opens a new stream).
 RELIST_SECONDS = 300.0
 #: DescribeLogStreams pages read per listing (50 streams a page).
 MAX_LISTING_PAGES = 4
+#: jobs whose streams one read lists at most (DescribeLogStreams is rationed too, a few calls a second per account
+#: and region): when a thousand jobs start together, their streams are found over the next polls, oldest need first.
+MAX_LISTINGS_PER_READ = 10
+#: an ended job's streams are listed once more (a spot restart's new stream) unless listed this recently.
+FINAL_RELIST_SECONDS = 60.0
+#: ms an event may take to become searchable after its timestamp and still be shown.
+LATE_MS = 120_000
 
 _EPOCH_SUFFIX = re.compile(r"-\d{9,}$")
+
+
+@dataclass(frozen=True)
+class JobLogs:
+    """One job's part of a read.
+
+    :param job_name: the training job's name.
+    :param cursor: where its lines resume (None: from its start).
+    :param limit: lines to show at most.
+    :param expected_streams: instances it runs on (streams to wait for), if known.
+    :param final: it ended: list its streams once more.
+    """
+
+    job_name: str
+    cursor: dict[str, Any] | None
+    limit: int
+    expected_streams: int | None = None
+    final: bool = False
 
 
 def instance_name(job_name: str, stream: str) -> str:
@@ -47,49 +82,53 @@ def instance_name(job_name: str, stream: str) -> str:
     return _EPOCH_SUFFIX.sub("", rest) or rest or stream
 
 
-def new_cursor(cursor: dict[str, Any] | None) -> dict[str, Any]:
-    """A well-formed copy of ``cursor`` (None, or one of another shape, starts from the job's start). Pure."""
-    cursor = copy.deepcopy(cursor) if isinstance(cursor, dict) else {}
-    streams = cursor.get("streams") if isinstance(cursor.get("streams"), dict) else {}
+def new_cursor(cursor: Mapping[str, Any] | None) -> dict[str, Any]:
+    """A well-formed copy of ``cursor`` (None, or one of another shape, starts from the job's start; an earlier
+    version's ``token`` and ``start`` are dropped: its ``ts`` and ``skip`` say where to resume). Pure."""
+    cursor = copy.deepcopy(dict(cursor)) if isinstance(cursor, Mapping) else {}
+    streams = cursor.get("streams") if isinstance(cursor.get("streams"), Mapping) else {}
     positions = {}
     for name, position in streams.items():
-        position = position if isinstance(position, dict) else {}
-        token = position.get("token")
-        positions[str(name)] = {
-            "token": token if isinstance(token, str) and token else None,
-            "start": int(position.get("start") or 0),
-            "ts": int(position.get("ts") or 0),
-            "skip": int(position.get("skip") or 0),
-        }
+        position = position if isinstance(position, Mapping) else {}
+        positions[str(name)] = {key: _count(position.get(key)) for key in ("ts", "skip", "covered")}
     listed = cursor.get("listed")
-    return {"listed": float(listed) if isinstance(listed, int | float) else None, "streams": positions}
+    listed = float(listed) if isinstance(listed, int | float) and not isinstance(listed, bool) else None
+    return {"listed": listed, "streams": positions}
+
+
+def _count(value: Any) -> int:
+    return int(value) if isinstance(value, int | float) and not isinstance(value, bool) and value > 0 else 0
 
 
 def should_list(cursor: dict[str, Any], expected_streams: int | None, now: float, final: bool) -> bool:
-    """Whether this read lists the job's streams: never listed, an instance without a stream yet, the last
-    listing older than ``RELIST_SECONDS``, or the final read. Pure."""
+    """Whether this read lists the job's streams: never listed, an instance without a stream yet, or the last
+    listing older than ``RELIST_SECONDS`` (``FINAL_RELIST_SECONDS`` on the final read). Pure."""
     listed = cursor.get("listed")
-    if final or listed is None:
+    if listed is None:
         return True
     if len(cursor["streams"]) < max(expected_streams or 1, 1):
         return True
-    return now - listed >= RELIST_SECONDS
+    return now - listed >= (FINAL_RELIST_SECONDS if final else RELIST_SECONDS)
 
 
-def with_streams(cursor: dict[str, Any], names: Iterable[str], now: float) -> dict[str, Any]:
-    """``cursor`` knowing ``names`` too (new streams start at their head; known ones keep their position). Pure."""
+def with_streams(cursor: dict[str, Any], created: Mapping[str, int], now: float) -> dict[str, Any]:
+    """``cursor`` knowing the streams in ``created`` (name -> its first event's time or its creation, ms) too: a
+    new one is read from ``LATE_MS`` before that (an instance's first lines may be stamped before the stream was
+    made); known ones keep their position. Pure."""
     streams = dict(cursor["streams"])
-    for name in names:
-        streams.setdefault(name, {"token": None, "start": 0, "ts": 0, "skip": 0})
+    for name, first in created.items():
+        streams.setdefault(name, {"ts": 0, "skip": 0, "covered": max(int(first or 0) - LATE_MS, 0)})
     return {**cursor, "listed": now, "streams": dict(sorted(streams.items()))}
 
 
 def drop_seen(events: list[dict[str, Any]], position: dict[str, Any]) -> list[dict[str, Any]]:
-    """Events of a read resumed by time (``startTime=ts``): the first ``skip`` events at ``ts`` were read
-    already. Pure."""
+    """A stream's events (oldest first) that ``position`` has not read: after ``ts``, and at ``ts`` past the first
+    ``skip``. Pure."""
     ts, skip = position.get("ts") or 0, position.get("skip") or 0
     kept = []
     for event in events:
+        if event["timestamp"] < ts:
+            continue
         if skip and event["timestamp"] == ts:
             skip -= 1
             continue
@@ -98,7 +137,7 @@ def drop_seen(events: list[dict[str, Any]], position: dict[str, Any]) -> list[di
 
 
 def advance(position: dict[str, Any], events: list[dict[str, Any]]) -> dict[str, Any]:
-    """The position after ``events`` (its token aside): the last timestamp and how many events at it. Pure."""
+    """The position after ``events``: the last timestamp and how many events at it. Pure."""
     ts, skip = position.get("ts") or 0, position.get("skip") or 0
     for event in events:
         if event["timestamp"] == ts:
@@ -108,21 +147,36 @@ def advance(position: dict[str, Any], events: list[dict[str, Any]]) -> dict[str,
     return {**position, "ts": ts, "skip": skip}
 
 
-def page_request(stream: str, position: dict[str, Any]) -> dict[str, Any]:
-    """GetLogEvents' arguments for the page after ``position``: by token (with the startTime it was given
-    for), else from ``ts`` on. Pure."""
-    request: dict[str, Any] = {"logGroupName": LOG_GROUP, "logStreamName": stream, "startFromHead": True}
-    start = position.get("start") if position.get("token") else position.get("ts")
-    if position.get("token"):
-        request["nextToken"] = position["token"]
+def query_start(position: dict[str, Any]) -> int:
+    """The ms from which a call must list the stream's events: the later of its ``ts`` and ``covered``. Pure."""
+    return max(position.get("ts") or 0, position.get("covered") or 0)
+
+
+def covered_until(events: list[dict[str, Any]], complete: bool, now_ms: int) -> int | None:
+    """Up to when a call listed every event of its streams (ms): ``now_ms`` less ``LATE_MS`` if it listed them
+    all, else no later than its last event. Pure."""
+    settled = now_ms - LATE_MS
+    if complete:
+        return settled
+    return min(events[-1]["timestamp"], settled) if events else None
+
+
+def with_covered(position: dict[str, Any], covered: int | None) -> dict[str, Any]:
+    """``position`` knowing that every event of its stream up to ``covered`` (ms) was listed. Pure."""
+    if covered is None or covered <= (position.get("covered") or 0):
+        return position
+    return {**position, "covered": covered}
+
+
+def filter_request(streams: list[str], start: int, token: str | None = None) -> dict[str, Any]:
+    """FilterLogEvents' arguments for one page of ``streams``' events from ``start`` (ms) on. Pure."""
+    # interleaved: what CloudWatch always does since 2019 (the flag is ignored there); some fakes still need it
+    request: dict[str, Any] = {"logGroupName": LOG_GROUP, "logStreamNames": streams, "interleaved": True}
     if start:
         request["startTime"] = start
+    if token:
+        request["nextToken"] = token
     return request
-
-
-def by_time(position: dict[str, Any]) -> dict[str, Any]:
-    """``position`` without its token: the next read starts at ``ts`` (and its tokens are for that start). Pure."""
-    return {**position, "token": None, "start": position.get("ts") or 0}
 
 
 def merged_lines(job_name: str, events: dict[str, list[dict[str, Any]]]) -> list[str]:
@@ -135,6 +189,31 @@ def merged_lines(job_name: str, events: dict[str, list[dict[str, Any]]]) -> list
     return [line for *_, prefix, message in sorted(tagged) for line in prefixed_lines(prefix, message)]
 
 
+def batches(items: list[Any], size: int) -> Iterable[list[Any]]:
+    """``items`` in consecutive lists of at most ``size``. Pure."""
+    return (items[i : i + size] for i in range(0, len(items), size))
+
+
+# -- the calls ---------------------------------------------------------------------------------------------------
+
+
+def read_log_chunks(client: Any, jobs: list[JobLogs], *, now: float) -> dict[str, LogChunk]:
+    """The jobs' lines since their cursors, by job name: each job's newest ``limit`` shown, its older new ones
+    counted as skipped. Lists the streams of the jobs that need it, then reads every stream's events in
+    ``FilterLogEvents`` calls of ``MAX_STREAMS_PER_CALL`` streams.
+
+    :param client: a boto3 ``logs`` client.
+    :param now: epoch seconds.
+    :raises LogsDenied: the caller may not read them.
+    """
+    try:
+        return _read(client, jobs, now)
+    except Exception as err:
+        if is_denied(err):
+            raise LogsDenied(f"{err}") from err
+        raise
+
+
 def read_log_chunk(
     client: Any,
     job_name: str,
@@ -145,79 +224,74 @@ def read_log_chunk(
     now: float,
     final: bool = False,
 ) -> LogChunk:
-    """The job's lines since ``cursor``: the newest ``limit`` of them shown, the older ones counted as skipped.
-
-    :param client: a boto3 ``logs`` client.
-    :param expected_streams: instances the job runs on (streams to wait for), if known.
-    :param now: epoch seconds (when streams were listed).
-    :param final: the job ended: list its streams once more.
-    :raises LogsDenied: the caller may not read them.
-    """
-    try:
-        return _read(client, job_name, new_cursor(cursor), limit, expected_streams, now, final)
-    except Exception as err:
-        if is_denied(err):
-            raise LogsDenied(f"{err}") from err
-        raise
+    """One job's lines since ``cursor`` (:func:`read_log_chunks` of one job)."""
+    job = JobLogs(job_name, cursor, limit, expected_streams, final)
+    return read_log_chunks(client, [job], now=now)[job_name]
 
 
-def _read(
-    client: Any,
-    job_name: str,
-    cursor: dict[str, Any],
-    limit: int,
-    expected_streams: int | None,
-    now: float,
-    final: bool,
-) -> LogChunk:
-    if should_list(cursor, expected_streams, now, final):
-        cursor = with_streams(cursor, list_streams(client, job_name), now)
-    events: dict[str, list[dict[str, Any]]] = {}
-    streams = dict(cursor["streams"])
-    for name, position in cursor["streams"].items():
-        events[name], streams[name] = read_stream(client, name, position)
-    lines, skipped = keep_tail(merged_lines(job_name, events), limit)
-    return LogChunk(lines, {**cursor, "streams": streams}, skipped)
+def listing_order(jobs: list[JobLogs], cursors: Mapping[str, dict[str, Any]], now: float) -> list[str]:
+    """The jobs whose streams a read should list, the most in need first (never listed, then the longest ago), at
+    most ``MAX_LISTINGS_PER_READ``. Pure."""
+    due = [job for job in jobs if should_list(cursors[job.job_name], job.expected_streams, now, job.final)]
+    due.sort(key=lambda job: cursors[job.job_name]["listed"] or 0.0)
+    return [job.job_name for job in due[:MAX_LISTINGS_PER_READ]]
 
 
-def list_streams(client: Any, job_name: str) -> list[str]:
-    """The job's log streams (none while no instance has written, or before the log group exists)."""
-    names: list[str] = []
+def _read(client: Any, jobs: list[JobLogs], now: float) -> dict[str, LogChunk]:
+    cursors = {job.job_name: new_cursor(job.cursor) for job in jobs}
+    for name in listing_order(jobs, cursors, now):
+        cursors[name] = with_streams(cursors[name], list_streams(client, name), now)
+    owners = {stream: job.job_name for job in jobs for stream in cursors[job.job_name]["streams"]}
+    events: dict[str, list[dict[str, Any]]] = {stream: [] for stream in owners}
+    covered: dict[str, int | None] = {}
+    for streams in batches(sorted(owners), MAX_STREAMS_PER_CALL):
+        start = min(query_start(cursors[owners[s]]["streams"][s]) for s in streams)
+        listed, complete = filter_events(client, streams, start)
+        for event in listed:
+            events.setdefault(event["logStreamName"], []).append(event)
+        covered.update(dict.fromkeys(streams, covered_until(listed, complete, int(now * 1000))))
+    chunks = {}
+    for job in jobs:
+        cursor, new, positions = cursors[job.job_name], {}, {}
+        for stream, position in cursor["streams"].items():
+            new[stream] = drop_seen(events.get(stream, []), position)
+            positions[stream] = with_covered(advance(position, new[stream]), covered.get(stream))
+        lines, skipped = keep_tail(merged_lines(job.job_name, new), job.limit)
+        chunks[job.job_name] = LogChunk(lines, {**cursor, "streams": positions}, skipped)
+    return chunks
+
+
+def list_streams(client: Any, job_name: str) -> dict[str, int]:
+    """The job's log streams and when each began (ms: its first event's time, else its creation, whichever is
+    earlier): none while no instance has written, or before the log group exists."""
+    created: dict[str, int] = {}
     request: dict[str, Any] = {"logGroupName": LOG_GROUP, "logStreamNamePrefix": f"{job_name}/"}
     for _ in range(MAX_LISTING_PAGES):
         try:
             page = client.describe_log_streams(**request)
         except client.exceptions.ResourceNotFoundException:  # the account's first job: no log group yet
-            return names
-        names.extend(stream["logStreamName"] for stream in page.get("logStreams") or ())
+            return created
+        for stream in page.get("logStreams") or ():
+            began = [stream.get(key) for key in ("creationTime", "firstEventTimestamp") if stream.get(key)]
+            created[stream["logStreamName"]] = int(min(began, default=0))
         if not page.get("nextToken"):
             break
         request["nextToken"] = page["nextToken"]
-    return names
+    return created
 
 
-def read_stream(client: Any, stream: str, position: dict[str, Any]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    """The stream's events after ``position`` (at most ``MAX_PAGES_PER_STREAM`` pages) and the position after."""
+def filter_events(client: Any, streams: list[str], start: int) -> tuple[list[dict[str, Any]], bool]:
+    """``streams``' events from ``start`` (ms) on, oldest first (CloudWatch sorts them by timestamp), at most
+    ``MAX_PAGES_PER_CALL`` pages; and whether that was all of them."""
     events: list[dict[str, Any]] = []
-    for _ in range(MAX_PAGES_PER_STREAM):
-        token = position.get("token")
-        if token is None:
-            position = by_time(position)
+    token = None
+    for _ in range(MAX_PAGES_PER_CALL):
         try:
-            page = client.get_log_events(**page_request(stream, position))
-        except client.exceptions.ResourceNotFoundException:  # the stream is gone: nothing more to read
-            break
-        except client.exceptions.InvalidParameterException:
-            if not token:
-                raise
-            position, token = by_time(position), None  # a refused (expired) token: resume by time
-            page = client.get_log_events(**page_request(stream, position))
-        got = page.get("events") or []
-        if token is None:
-            got = drop_seen(got, position)
-        events.extend(got)
-        next_token = page.get("nextForwardToken")
-        position = {**advance(position, got), "token": next_token or token}
-        if not page.get("events") or next_token == token:  # the end of the stream, for now
-            break
-    return events, position
+            page = client.filter_log_events(**filter_request(streams, start, token))
+        except client.exceptions.ResourceNotFoundException:  # the streams (or the group) are gone
+            return events, True
+        events.extend(page.get("events") or ())
+        token = page.get("nextToken")
+        if not token:
+            return events, True
+    return events, False
