@@ -35,13 +35,14 @@ async def job(aml):
     test ends it) and a streaming trigger for it."""
     backend, count = AzureMLBackend(), itertools.count()
 
-    def make(lifecycle: Lifecycle | None = None, **kwargs) -> LaunchJobTrigger:
+    def make(lifecycle: Lifecycle | None = None, nodes: int = 1, **kwargs) -> LaunchJobTrigger:
         i = next(count)
         aml.script(lifecycle or Lifecycle("Running"))
         run = RunIdentity(f"logs{i:04d}", "aml-logs", "e")
         request = LaunchRequest("azure-ml", run, image="acr.io/t:1", entry_point=("python", "train.py"))
         env = request.job_env(WandbCredentials(api_key="k", base_url="http://127.0.0.1:1"))
-        ref = backend.submit(build_command_job(request, {"compute": "cpu", "name": f"logs-{i:04d}"}, env), run)
+        args = {"compute": "cpu", "name": f"logs-{i:04d}", "instance_count": nodes}
+        ref = backend.submit(build_command_job(request, args, env), run)
         options = {"poll_interval": 0.05, "stream_logs": True, **kwargs}
         return LaunchJobTrigger(job_ref=ref.to_dict(), connection_args=CONNECTION, **options)
 
@@ -76,10 +77,10 @@ async def test_lines_appear_prefixed_in_order_and_once_across_polls(job, aml, sh
     assert await trigger.check() is None
     assert shown() == ["[node_0] epoch 0", "[node_0] epoch 1", "[node_0] epoch 2"]
 
-    reads = aml.meter.requests()["run_get"]
+    (details, gets) = log_requests(aml)
     assert await trigger.check() is None  # nothing new: nothing shown
     assert len(shown()) == 3
-    assert aml.meter.requests()["run_get"] == reads + 1  # one run details read a poll
+    assert log_requests(aml) == [details, gets + 1]  # the file's new bytes asked for; its URL kept from before
     aml.write_log(name, "epoch 3\r\n\nmulti\n")
     await trigger.check()
     assert shown()[3:] == ["[node_0] epoch 3", "[node_0]", "[node_0] multi"]
@@ -156,7 +157,7 @@ async def test_a_partial_line_is_shown_by_the_final_read(job, aml, shown):
 
 
 async def test_every_node_and_process_is_prefixed_files_in_name_order(job, aml, shown):
-    trigger = job()
+    trigger = job(nodes=2)
     name = trigger.ref.job_id
     aml.write_log(name, "a0\n", path="user_logs/std_log_node_0_process_0.txt")
     await trigger.check()  # node 1 has no file yet
@@ -352,3 +353,19 @@ async def test_a_slow_log_read_blocks_no_other_trigger(job, aml, shown):
             await asyncio.sleep(0.05)
     assert shown() == ["[node_0] slow"]
     assert (await fast.backend()).client is (await slow.backend()).client  # one MLClient for the connection
+
+
+async def test_a_kept_log_url_that_expired_is_read_again_from_run_history(job, aml, shown, monkeypatch):
+    """Between Run History reads a poll GETs the files at the SAS URLs it kept; a refused one (an expired SAS) makes
+    it ask Run History for fresh URLs once, and the lines still come, with no 'may not read'."""
+    trigger = job()
+    name = trigger.ref.job_id
+    aml.write_log(name, "one\n")
+    await trigger.check()
+    aml.write_log(name, "two\n")
+    aml.log_faults.inject(403, times=1, method="log_blob")  # the kept URL's SAS has expired
+    details = log_requests(aml)[0]
+    await trigger.check()
+    assert shown() == ["[node_0] one", "[node_0] two"]
+    assert log_requests(aml)[0] == details + 1  # fresh URLs, once
+    assert trigger._tailing  # still streaming

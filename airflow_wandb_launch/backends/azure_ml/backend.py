@@ -33,7 +33,7 @@ from airflow_wandb_launch.backends.azure_ml.batch import (
 from airflow_wandb_launch.backends.azure_ml.client import cloud_name, connection_extra, ml_client
 from airflow_wandb_launch.backends.azure_ml.compat import run_history
 from airflow_wandb_launch.backends.azure_ml.links import studio_url
-from airflow_wandb_launch.backends.azure_ml.logs import read_log_chunk
+from airflow_wandb_launch.backends.azure_ml.logs import LogFiles, read_log_chunk
 from airflow_wandb_launch.backends.azure_ml.pricing import pricing_inputs
 from airflow_wandb_launch.backends.azure_ml.request import RUN_ID_TAG, build_command_job
 from airflow_wandb_launch.backends.azure_ml.states import STATES, job_status
@@ -80,6 +80,7 @@ class AzureMLBackend(Backend):
         self._client: Any = None
         self._conn: Any = None
         self._may_list = True
+        self._log_files = LogFiles()  # the jobs' log files' SAS URLs, between reads (in memory only)
 
     # -- connection and client ----------------------------------------------------------------------------
     @property
@@ -208,7 +209,11 @@ class AzureMLBackend(Backend):
     def log_lines(self, ref: JobRef, cursor: dict[str, Any] | None, limit: int, *, final: bool = False) -> LogChunk:
         """The job's log files' lines since ``cursor``, prefixed by node or process (``[node_0] ...``); see
         ``logs``. Blocking: Run History and the files' SAS URLs through the backend's one ``MLClient``."""
-        return read_log_chunk(self.client, ref.job_id, cursor, limit, final=final)
+        nodes = ref.pricing.machine_count if ref.pricing else None
+        files, now = self._log_files, time.time()
+        return read_log_chunk(
+            self.client, ref.job_id, cursor, limit, final=final, files=files, now=now, expected_files=nodes
+        )
 
     def cancel(self, ref: JobRef) -> None:
         """Ask Azure ML to cancel; the request is the cancel, so do not wait on the poller (30 s a poll)."""

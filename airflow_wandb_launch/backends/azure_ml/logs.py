@@ -32,6 +32,9 @@ from airflow_wandb_launch.launch.logs import LogChunk, LogsDenied, keep_tail, pr
 
 #: bytes of one log file read per poll: a file with more is read on by the next poll.
 MAX_BYTES_PER_FILE = 1024 * 1024
+#: seconds a job's log files (their SAS URLs) are read from Run History again: a new node's file shows up within
+#: this; between, a poll only GETs the files' new bytes.
+FILES_TTL_SECONDS = 60.0
 #: blob answers that mean "nothing (new) to read": 404 BlobNotFound (not written yet), 416 InvalidRange (no new
 #: bytes past the offset; also any range of an empty blob).
 NOTHING_NEW = frozenset({404, 416})
@@ -154,31 +157,85 @@ def redacted(message: str) -> str:
     return _SAS_SIGNATURE.sub(r"\1REDACTED", message)
 
 
+class LogFiles:
+    """The jobs' log files (path -> SAS URL) as Run History last gave them, kept in memory only (a SAS URL is a
+    credential: it never goes into a cursor), read again after ``FILES_TTL_SECONDS``, on a job's final read, or
+    when a file's GET was refused (an expired SAS). Thread-safe enough: a stale or missing entry means one more read.
+    """
+
+    def __init__(self) -> None:
+        self._files: dict[str, tuple[float, dict[str, str]]] = {}
+
+    def get(
+        self, client: Any, job_name: str, *, now: float, final: bool, expected: int | None = None
+    ) -> tuple[dict[str, str] | None, bool]:
+        """The job's files (None: it has no run yet), and whether they were just read from Run History.
+
+        :param expected: the job's nodes: while fewer files stream, Run History is read every time.
+        """
+        read_at, urls = self._files.get(job_name, (0.0, {}))
+        complete = len(streamed_files(urls)) >= max(expected or 1, 1)
+        if not final and complete and now - read_at < FILES_TTL_SECONDS:
+            return urls, False
+        found = _log_files(client, job_name)
+        if found is not None:
+            self._files[job_name] = (now, found)
+        return found, True
+
+    def forget(self, job_name: str) -> None:
+        self._files.pop(job_name, None)
+
+
+def _log_files(client: Any, job_name: str) -> dict[str, str] | None:
+    from azure.core.exceptions import ResourceNotFoundError
+
+    try:
+        details = run_details(client, job_name)
+    except ResourceNotFoundError:  # no run yet
+        return None
+    except Exception as err:
+        if is_denied(err):
+            raise LogsDenied(f"{err}") from err
+        raise
+    return dict(getattr(details, "log_files", None) or {})
+
+
 def read_log_chunk(
-    client: Any, job_name: str, cursor: dict[str, Any] | None, limit: int, *, final: bool = False
+    client: Any,
+    job_name: str,
+    cursor: dict[str, Any] | None,
+    limit: int,
+    *,
+    final: bool = False,
+    files: LogFiles | None = None,
+    now: float = 0.0,
+    expected_files: int | None = None,
 ) -> LogChunk:
     """The job's lines since ``cursor``: the newest ``limit`` of them shown, the older ones counted as skipped.
 
     :param client: the ``MLClient`` (its Run History operations and its requests pipeline).
     :param final: the job ended: take every file's trailing partial line too.
+    :param files: where the job's files are kept between reads (None: read from Run History every time).
+    :param now: epoch seconds (for ``files``).
+    :param expected_files: the job's nodes, if known (its files are looked for until that many stream).
     :raises LogsDenied: the caller may not read the run's details or its log files.
     """
-    from azure.core.exceptions import ResourceNotFoundError
-
     cursor = new_cursor(cursor)
-    try:
-        details = run_details(client, job_name)
-    except ResourceNotFoundError:  # no run yet
+    files = files or LogFiles()
+    urls, fresh = files.get(client, job_name, now=now, final=final, expected=expected_files)
+    if urls is None:
         return LogChunk(cursor=cursor)
-    except Exception as err:
-        if is_denied(err):
-            raise LogsDenied(f"{err}") from err
-        raise
-    urls = dict(getattr(details, "log_files", None) or {})
     pipeline = requests_pipeline(client)
     offsets, lines = dict(cursor["files"]), []
     for path in streamed_files(urls):
-        got, consumed = read_file(pipeline, path, urls[path], offsets.get(path, 0), final=final)
+        try:
+            got, consumed = read_file(pipeline, path, urls[path], offsets.get(path, 0), final=final)
+        except LogsDenied:
+            if fresh:
+                raise
+            files.forget(job_name)  # a kept SAS URL that expired: ask Run History for a new one, once
+            urls, fresh = files.get(client, job_name, now=now, final=True)
+            got, consumed = read_file(pipeline, path, (urls or {}).get(path, ""), offsets.get(path, 0), final=final)
         lines.extend(line for text in got for line in prefixed_lines(file_prefix(path), text))
         if consumed:
             offsets[path] = offsets.get(path, 0) + consumed
