@@ -43,12 +43,14 @@ class LaunchJobTrigger(PollingTrigger):
     :param log_cursor: where the log stream resumes (the backend's cursor; None: from the job's start).
 
     A log read shares the connection's backend (and its client), runs off the event loop, and is made together
-    with the reads of the other triggers of the connection that the same status round woke (``log_batch``). A
-    permission error is reported once and streaming stops; any other failed read is reported (once in a row) and
-    retried at the next poll; neither touches the wait. The cursor is kept in memory (``serialize`` carries it)
-    and, after each chunk of lines shown, in the task's ``wandb_launch_log_cursor`` XCom, from which a trigger
-    re-created after a triggerer restart resumes: no line is shown twice, unless the triggerer dies between
-    showing a chunk and saving its cursor (that one chunk is shown again).
+    with the reads of the other triggers of the connection that the same status round woke (``log_batch``); a
+    poll waits for it at most one poll interval (``LOG_WAIT_SECONDS`` at least), then the read goes on in the
+    background while the status reads go on (the final read is awaited). A permission error is reported once and
+    streaming stops; any other failed read is reported (once in a row) and retried at the next poll; neither
+    touches the wait. The cursor is kept in memory (``serialize`` carries it) and, after each chunk of lines
+    shown, in the task's ``wandb_launch_log_cursor`` XCom, from which a trigger re-created after a triggerer
+    restart resumes: no line is shown twice, unless the triggerer dies between showing a chunk and saving its
+    cursor (that one chunk is shown again).
     """
 
     fields = ("job_ref", "connection_args", "stream_logs", "max_log_lines_per_poll", "log_cursor")

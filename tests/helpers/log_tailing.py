@@ -2,6 +2,7 @@
 
 - ``trigger_log`` (use it, or mark the module with it): the trigger logs through a stdlib logger that caplog sees
   (Airflow's is structlog's).
+- ``patient_polls``: a poll waits for its log read to finish (tests read what it showed right after it).
 - ``shown``: the job lines the trigger wrote to its log so far.
 - ``xcom``: the task's XComs as the triggerer's API would keep them (a dict); ``TI`` is a task instance for it.
 """
@@ -16,6 +17,15 @@ import pytest
 
 TRIGGER_LOGGER = "airflow_wandb_launch.triggers.launch"
 TI = SimpleNamespace(dag_id="d", task_id="train", run_id="manual__1", map_index=-1)
+
+
+@pytest.fixture
+def patient_polls(monkeypatch):
+    """A poll waits for its log read until it is done (not at most LOG_WAIT_SECONDS), so that a test can read what a
+    poll showed right after it, however loaded the machine; a test of that bound sets it again."""
+    from airflow_wandb_launch.triggers import launch
+
+    monkeypatch.setattr(launch, "LOG_WAIT_SECONDS", 120.0)
 
 
 @pytest.fixture

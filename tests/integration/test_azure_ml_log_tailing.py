@@ -26,7 +26,7 @@ from tests.helpers.log_tailing import TI, warnings
 CONNECTION = {"azure_conn_id": "azure_default"}
 STD = "user_logs/std_log.txt"
 LOG_ROUTES = ("run_get", "log_blob")
-pytestmark = pytest.mark.usefixtures("trigger_log")
+pytestmark = pytest.mark.usefixtures("trigger_log", "patient_polls")
 
 
 @pytest.fixture
@@ -336,7 +336,10 @@ async def test_other_log_read_errors_are_reported_once_and_the_lines_come_later(
     assert shown() == ["[node_0] one", "[node_0] two"]
 
 
-async def test_a_slow_log_read_blocks_no_other_trigger(job, aml, shown):
+async def test_a_slow_log_read_blocks_no_other_trigger(job, aml, shown, monkeypatch):
+    from airflow_wandb_launch.triggers import launch
+
+    monkeypatch.setattr(launch, "LOG_WAIT_SECONDS", 0.5)  # a poll waits for its log read half a second at most
     slow, fast = job(), job()
     await slow.check()  # the client is built, its token fetched
     aml.write_log(slow.ref.job_id, "slow\n")
@@ -347,7 +350,7 @@ async def test_a_slow_log_read_blocks_no_other_trigger(job, aml, shown):
     aml.set_status(fast.ref.job_id, "Completed")
     event = await asyncio.wait_for(anext(fast.run()), timeout=5)
     assert event.payload["status"]["state"] == "succeeded"
-    await asyncio.wait_for(slow_poll, timeout=5)  # its poll waited for its log read a second at most ...
+    await asyncio.wait_for(slow_poll, timeout=5)  # its poll waited for its log read briefly ...
     async with asyncio.timeout(5):
         while "[node_0] slow" not in shown():  # ... which ended in the background
             await asyncio.sleep(0.05)

@@ -24,7 +24,7 @@ from tests.integration.test_launch_trigger import BODY
 
 CONNECTION = {"aws_conn_id": "aws_default", "region_name": None}
 LOG_OPERATIONS = ("DescribeLogStreams", "FilterLogEvents")
-pytestmark = pytest.mark.usefixtures("trigger_log")
+pytestmark = pytest.mark.usefixtures("trigger_log", "patient_polls")
 
 
 @pytest.fixture
@@ -287,7 +287,10 @@ async def test_other_log_read_errors_are_reported_once_and_the_lines_come_later(
     assert (await trigger.check())["status"]["state"] == "succeeded"
 
 
-async def test_a_slow_log_read_delays_neither_its_job_nor_another(job, sagemaker, shown):
+async def test_a_slow_log_read_delays_neither_its_job_nor_another(job, sagemaker, shown, monkeypatch):
+    from airflow_wandb_launch.triggers import launch
+
+    monkeypatch.setattr(launch, "LOG_WAIT_SECONDS", 1.0)
     slow, fast = job(), job()
     backend = await slow.backend()
     await asyncio.to_thread(lambda: backend.logs_client)  # built once per connection, before the race

@@ -27,7 +27,7 @@ from tests.integration.test_vertex_status_poller import CONNECTION, custom_job
 LIST = "ListLogEntries"
 XCOM_KEY = (LOG_CURSOR_KEY, "d", "train", "manual__1", -1)
 _ids = itertools.count()
-pytestmark = pytest.mark.usefixtures("trigger_log")
+pytestmark = pytest.mark.usefixtures("trigger_log", "patient_polls")
 
 
 @pytest.fixture
@@ -301,7 +301,12 @@ async def test_other_log_read_errors_are_reported_once_and_the_lines_come_later(
     assert (await trigger.check())["status"]["state"] == "succeeded"
 
 
-async def test_a_slow_log_read_blocks_no_other_trigger_and_the_connection_shares_one_client(job, vertex, shown):
+async def test_a_slow_log_read_blocks_no_other_trigger_and_the_connection_shares_one_client(
+    job, vertex, shown, monkeypatch
+):
+    from airflow_wandb_launch.triggers import launch
+
+    monkeypatch.setattr(launch, "LOG_WAIT_SECONDS", 0.5)  # a poll waits for its log read half a second at most
     slow, fast = job(), job()
     backend = await slow.backend()
     client = await asyncio.to_thread(lambda: backend.logging_client)  # built once per connection, before the race
@@ -317,7 +322,7 @@ async def test_a_slow_log_read_blocks_no_other_trigger_and_the_connection_shares
     vertex.set_state(fast.ref.job_id)
     event = await asyncio.wait_for(fast_poll, timeout=5)
     assert event.payload["status"]["state"] == "succeeded"
-    await asyncio.wait_for(slow_poll, timeout=5)  # its poll waited for its log read a second at most ...
+    await asyncio.wait_for(slow_poll, timeout=5)  # its poll waited for its log read briefly ...
     async with asyncio.timeout(5):
         while "[workerpool0-0] slow" not in shown():  # ... which ended in the background
             await asyncio.sleep(0.05)
