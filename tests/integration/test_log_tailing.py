@@ -233,10 +233,12 @@ async def test_the_jobs_a_status_round_wakes_read_their_logs_in_one_call(job, sa
 
 
 async def test_many_jobs_starting_together_have_their_streams_listed_a_few_per_read(job, sagemaker, shown, monkeypatch):
-    """DescribeLogStreams is rationed too: a read lists MAX_LISTINGS_PER_READ jobs' streams, the rest come next."""
+    """DescribeLogStreams is rationed too: a read lists what the connection's allowance grants (at most
+    MAX_LISTINGS_PER_READ), the rest come next."""
     from airflow_wandb_launch.backends.sagemaker import logs
 
     monkeypatch.setattr(logs, "MAX_LISTINGS_PER_READ", 2)
+    monkeypatch.setattr(logs, "LISTINGS_PER_SECOND", 1e6)  # refilled by every read
     triggers = [job() for _ in range(5)]
     for i, trigger in enumerate(triggers):
         sagemaker.write_logs(trigger.ref.job_id, [f"job {i}"])

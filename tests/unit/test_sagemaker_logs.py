@@ -107,8 +107,13 @@ def test_should_list(listed, streams, expected_streams, final, lists):
     assert should_list(cursor, expected_streams, NOW, final) is lists
 
 
-def test_listing_order_lists_a_few_per_read_the_most_in_need_first(monkeypatch):
-    monkeypatch.setattr(logs, "MAX_LISTINGS_PER_READ", 3)
+@pytest.mark.parametrize(("listed", "final"), [(NOW - RELIST_SECONDS, False), (NOW - FINAL_RELIST_SECONDS, True)])
+def test_an_on_demand_job_with_every_stream_is_not_listed_again(listed, final):
+    cursor = {"listed": listed, "streams": {"j/algo-0-1": dict(FRESH)}}
+    assert should_list(cursor, 1, NOW, final, spot=False) is False
+
+
+def test_listing_order_puts_the_most_in_need_first():
     cursors = {
         "fresh": {"listed": None, "streams": {}},
         "stale": {"listed": NOW - RELIST_SECONDS - 50, "streams": {"s": FRESH}},
@@ -117,7 +122,18 @@ def test_listing_order_lists_a_few_per_read_the_most_in_need_first(monkeypatch):
         "also-fresh": {"listed": None, "streams": {}},
     }
     jobs = [JobLogs(name, None, 10, expected_streams=1) for name in cursors]
-    assert listing_order(jobs, cursors, NOW) == ["fresh", "also-fresh", "older"]
+    assert listing_order(jobs, cursors, NOW) == ["fresh", "also-fresh", "older", "stale"]
+    on_demand = [JobLogs(name, None, 10, expected_streams=1, spot=False) for name in cursors]
+    assert listing_order(on_demand, cursors, NOW) == ["fresh", "also-fresh"]  # no restarts: listed once
+
+
+def test_the_listing_allowance_accrues_per_second_up_to_a_most():
+    allowance = logs.ListingAllowance(per_second=2.0, most=5)
+    assert allowance.take(3, now=100.0) == 3  # starts full
+    assert allowance.take(10, now=100.0) == 2
+    assert allowance.take(10, now=101.0) == 2  # two a second
+    assert allowance.take(10, now=200.0) == 5  # never more than the most
+    assert allowance.take(0, now=300.0) == 0 and allowance.take(-1, now=300.0) == 0
 
 
 def test_with_streams_reads_a_new_stream_from_shortly_before_it_began_and_keeps_known_positions():

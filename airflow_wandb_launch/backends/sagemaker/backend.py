@@ -23,7 +23,7 @@ from airflow_wandb_launch.backends.sagemaker.batch import (
     listing_start,
     needs_describe,
 )
-from airflow_wandb_launch.backends.sagemaker.logs import JobLogs, read_log_chunk, read_log_chunks
+from airflow_wandb_launch.backends.sagemaker.logs import JobLogs, ListingAllowance, read_log_chunk, read_log_chunks
 from airflow_wandb_launch.backends.sagemaker.pricing import pricing_inputs
 from airflow_wandb_launch.backends.sagemaker.request import MAX_ENV_VALUE, build_training_job
 from airflow_wandb_launch.backends.sagemaker.states import ENDED, job_status
@@ -57,6 +57,7 @@ class SageMakerBackend(Backend):
         self._may_list = True
         self._logs: Any = None
         self._logs_lock = threading.Lock()
+        self._listings = ListingAllowance()  # the connection's DescribeLogStreams calls
 
     @property
     def hook(self) -> Any:
@@ -156,13 +157,17 @@ class SageMakerBackend(Backend):
         """Many jobs' lines in a thread: their streams listed where needed, then ``FilterLogEvents`` calls of up to
         100 streams each (see ``logs``); a failed read fails every job of it."""
 
-        def expected(one: LogRead) -> int | None:
-            return one.ref.pricing.machine_count if one.ref.pricing else None
+        def job(one: LogRead) -> JobLogs:
+            pricing = one.ref.pricing
+            expected, spot = (pricing.machine_count, pricing.spot) if pricing else (None, True)
+            return JobLogs(one.ref.job_id, one.cursor, one.limit, expected, one.final, spot)
 
-        jobs = [JobLogs(one.ref.job_id, one.cursor, one.limit, expected(one), one.final) for one in reads]
+        jobs = [job(one) for one in reads]
         async with self.log_read_slots():
             try:
-                return await asyncio.to_thread(read_log_chunks, self.logs_client, jobs, now=time.time())
+                return await asyncio.to_thread(
+                    read_log_chunks, self.logs_client, jobs, now=time.time(), allowance=self._listings
+                )
             except Exception as err:
                 return dict.fromkeys((job.job_name for job in jobs), err)
 

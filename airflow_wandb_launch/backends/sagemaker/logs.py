@@ -3,10 +3,10 @@ from a small cursor per job.
 
 SageMaker writes each instance's output to ``/aws/sagemaker/TrainingJobs``, one stream per instance start:
 ``<job-name>/algo-<n>-<epoch>`` (an instance restarted by managed spot opens a new stream). A job's streams are
-listed (``DescribeLogStreams``, ``MAX_LISTINGS_PER_READ`` jobs a read at most) while some instance has none yet,
-every ``RELIST_SECONDS`` after, and when it ended (unless just listed). Their events are read with
-``FilterLogEvents`` over up to ``MAX_STREAMS_PER_CALL`` streams at once, of any jobs of the connection, oldest
-first: CloudWatch Logs rations reads per account and region (a few dozen calls a second, shared with everything
+listed (``DescribeLogStreams``, ``LISTINGS_PER_SECOND`` per connection on average) while some instance has none
+yet and, for a spot job, every ``RELIST_SECONDS`` after and when it ended (unless just listed). Their events are
+read with ``FilterLogEvents`` over up to ``MAX_STREAMS_PER_CALL`` streams at once, of any jobs of the connection,
+oldest first: CloudWatch Logs rations reads per account and region (a few dozen calls a second, shared with everything
 else reading logs there), so a thousand waiting jobs must not make a thousand calls a poll. A call lists from the
 earliest point any of its streams needs on, at most ``MAX_PAGES_PER_CALL`` pages; what it did not reach is read by
 the next poll (those lines come late, none is lost).
@@ -47,15 +47,36 @@ MAX_PAGES_PER_CALL = 5
 RELIST_SECONDS = 300.0
 #: DescribeLogStreams pages read per listing (50 streams a page).
 MAX_LISTING_PAGES = 4
-#: jobs whose streams one read lists at most (DescribeLogStreams is rationed too, a few calls a second per account
-#: and region): when a thousand jobs start together, their streams are found over the next polls, oldest need first.
-MAX_LISTINGS_PER_READ = 10
+#: DescribeLogStreams calls a connection makes per second on average, and at most at once (it is rationed too, a few
+#: calls a second per account and region): when a thousand jobs start together, their streams are found over the
+#: next polls, the most in need first.
+LISTINGS_PER_SECOND, MAX_LISTINGS_PER_READ = 2.0, 60
 #: an ended job's streams are listed once more (a spot restart's new stream) unless listed this recently.
 FINAL_RELIST_SECONDS = 60.0
 #: ms an event may take to become searchable after its timestamp and still be shown.
 LATE_MS = 120_000
 
 _EPOCH_SUFFIX = re.compile(r"-\d{9,}$")
+
+
+class ListingAllowance:
+    """How many jobs' streams a connection may list now: ``LISTINGS_PER_SECOND`` accrue, up to
+    ``MAX_LISTINGS_PER_READ``."""
+
+    def __init__(self, per_second: float | None = None, most: int | None = None) -> None:
+        self.per_second = LISTINGS_PER_SECOND if per_second is None else per_second
+        self.most = MAX_LISTINGS_PER_READ if most is None else most
+        self._left: float = float(self.most)
+        self._at: float | None = None
+
+    def take(self, wanted: int, now: float) -> int:
+        """Grant up to ``wanted`` listings at ``now`` (epoch seconds) and count them spent."""
+        if self._at is not None:
+            self._left = min(self.most, self._left + (now - self._at) * self.per_second)
+        self._at = now
+        granted = max(min(wanted, int(self._left)), 0)
+        self._left -= granted
+        return granted
 
 
 @dataclass(frozen=True)
@@ -67,6 +88,7 @@ class JobLogs:
     :param limit: lines to show at most.
     :param expected_streams: instances it runs on (streams to wait for), if known.
     :param final: it ended: list its streams once more.
+    :param spot: managed spot (a restarted instance opens a new stream: its streams are listed again now and then).
     """
 
     job_name: str
@@ -74,6 +96,7 @@ class JobLogs:
     limit: int
     expected_streams: int | None = None
     final: bool = False
+    spot: bool = True
 
 
 def instance_name(job_name: str, stream: str) -> str:
@@ -100,15 +123,18 @@ def _count(value: Any) -> int:
     return int(value) if isinstance(value, int | float) and not isinstance(value, bool) and value > 0 else 0
 
 
-def should_list(cursor: dict[str, Any], expected_streams: int | None, now: float, final: bool) -> bool:
-    """Whether this read lists the job's streams: never listed, an instance without a stream yet, or the last
-    listing older than ``RELIST_SECONDS`` (``FINAL_RELIST_SECONDS`` on the final read). Pure."""
+def should_list(
+    cursor: dict[str, Any], expected_streams: int | None, now: float, final: bool, spot: bool = True
+) -> bool:
+    """Whether this read lists the job's streams: never listed, an instance without a stream yet, or, for a spot
+    job (whose restarted instances open new streams), the last listing older than ``RELIST_SECONDS``
+    (``FINAL_RELIST_SECONDS`` on the final read). Pure."""
     listed = cursor.get("listed")
     if listed is None:
         return True
     if len(cursor["streams"]) < max(expected_streams or 1, 1):
         return True
-    return now - listed >= (FINAL_RELIST_SECONDS if final else RELIST_SECONDS)
+    return spot and now - listed >= (FINAL_RELIST_SECONDS if final else RELIST_SECONDS)
 
 
 def with_streams(cursor: dict[str, Any], created: Mapping[str, int], now: float) -> dict[str, Any]:
@@ -197,17 +223,20 @@ def batches(items: list[Any], size: int) -> Iterable[list[Any]]:
 # -- the calls ---------------------------------------------------------------------------------------------------
 
 
-def read_log_chunks(client: Any, jobs: list[JobLogs], *, now: float) -> dict[str, LogChunk]:
+def read_log_chunks(
+    client: Any, jobs: list[JobLogs], *, now: float, allowance: ListingAllowance | None = None
+) -> dict[str, LogChunk]:
     """The jobs' lines since their cursors, by job name: each job's newest ``limit`` shown, its older new ones
     counted as skipped. Lists the streams of the jobs that need it, then reads every stream's events in
     ``FilterLogEvents`` calls of ``MAX_STREAMS_PER_CALL`` streams.
 
     :param client: a boto3 ``logs`` client.
     :param now: epoch seconds.
+    :param allowance: the connection's DescribeLogStreams allowance (None: list every job that needs it).
     :raises LogsDenied: the caller may not read them.
     """
     try:
-        return _read(client, jobs, now)
+        return _read(client, jobs, now, allowance)
     except Exception as err:
         if is_denied(err):
             raise LogsDenied(f"{err}") from err
@@ -230,16 +259,18 @@ def read_log_chunk(
 
 
 def listing_order(jobs: list[JobLogs], cursors: Mapping[str, dict[str, Any]], now: float) -> list[str]:
-    """The jobs whose streams a read should list, the most in need first (never listed, then the longest ago), at
-    most ``MAX_LISTINGS_PER_READ``. Pure."""
-    due = [job for job in jobs if should_list(cursors[job.job_name], job.expected_streams, now, job.final)]
+    """The jobs whose streams a read should list, the most in need first (never listed, then the longest ago).
+    Pure."""
+    due = [job for job in jobs if should_list(cursors[job.job_name], job.expected_streams, now, job.final, job.spot)]
     due.sort(key=lambda job: cursors[job.job_name]["listed"] or 0.0)
-    return [job.job_name for job in due[:MAX_LISTINGS_PER_READ]]
+    return [job.job_name for job in due]
 
 
-def _read(client: Any, jobs: list[JobLogs], now: float) -> dict[str, LogChunk]:
+def _read(client: Any, jobs: list[JobLogs], now: float, allowance: ListingAllowance | None) -> dict[str, LogChunk]:
     cursors = {job.job_name: new_cursor(job.cursor) for job in jobs}
-    for name in listing_order(jobs, cursors, now):
+    due = listing_order(jobs, cursors, now)
+    granted = allowance.take(len(due), now) if allowance is not None else len(due)
+    for name in due[:granted]:
         cursors[name] = with_streams(cursors[name], list_streams(client, name), now)
     owners = {stream: job.job_name for job in jobs for stream in cursors[job.job_name]["streams"]}
     events: dict[str, list[dict[str, Any]]] = {stream: [] for stream in owners}
