@@ -224,19 +224,11 @@ class Backend(ABC):
     async def alog_many(self, reads: list[LogRead]) -> dict[str, LogChunk | BaseException]:
         """Many jobs' new lines at once, by job id (an exception for a job whose read failed).
 
-        A backend whose logging service reads many jobs' lines in one call (and rations such calls) overrides
-        it and sets ``batches_log_reads``: the triggerer's triggers of one connection then read their logs
-        together (``triggers.log_batch``). By default one ``alog_lines`` per job, ``MAX_CONCURRENT_READS`` at a
-        time.
+        A backend whose logging service reads many jobs' lines in one call (and rations such calls) implements it
+        and sets ``batches_log_reads``: the triggerer's triggers of one connection then read their logs together
+        (``triggers.log_batch``). Other backends' reads go to ``alog_lines`` one by one.
         """
-        limit = asyncio.Semaphore(MAX_CONCURRENT_READS)
-
-        async def read(one: LogRead) -> LogChunk:
-            async with limit:
-                return await self.alog_lines(one.ref, one.cursor, one.limit, final=one.final)
-
-        results = await asyncio.gather(*(read(one) for one in reads), return_exceptions=True)
-        return {one.ref.job_id: result for one, result in zip(reads, results, strict=True)}
+        raise NotImplementedError(f"{self.resource} does not batch log reads (batches_log_reads is False)")
 
     def close(self) -> None:  # noqa: B027 - optional hook, most backends hold nothing to release
         """Release clients (called when the trigger or task is done with the backend)."""

@@ -49,6 +49,14 @@ class LogRead:
     final: bool = False
 
 
+def covered_until(last: int | None, complete: bool, settled: int) -> int | None:
+    """Up to when a listing saw every line of what it listed (in the service's time unit): ``settled`` (now less
+    how late a line may arrive) if it listed them all, else no later than its last line's time ``last``. Pure."""
+    if complete:
+        return settled
+    return min(last, settled) if last is not None else None
+
+
 def keep_tail(lines: Sequence[str], limit: int) -> tuple[list[str], int]:
     """The newest ``limit`` lines (the tail is what a follower wants: the job's latest state, its last error)
     and how many older ones that leaves out. ``limit <= 0`` keeps none. Pure."""

@@ -37,6 +37,7 @@ from typing import Any
 
 from airflow_wandb_launch.backends.sagemaker.batch import is_denied
 from airflow_wandb_launch.launch.logs import LogChunk, LogsDenied, keep_tail, prefixed_lines
+from airflow_wandb_launch.launch.logs import covered_until as covered_until_any
 
 LOG_GROUP = "/aws/sagemaker/TrainingJobs"
 #: streams one FilterLogEvents call reads at most (its ``logStreamNames`` takes 100).
@@ -181,10 +182,7 @@ def query_start(position: dict[str, Any]) -> int:
 def covered_until(events: list[dict[str, Any]], complete: bool, now_ms: int) -> int | None:
     """Up to when a call listed every event of its streams (ms): ``now_ms`` less ``LATE_MS`` if it listed them
     all, else no later than its last event. Pure."""
-    settled = now_ms - LATE_MS
-    if complete:
-        return settled
-    return min(events[-1]["timestamp"], settled) if events else None
+    return covered_until_any(events[-1]["timestamp"] if events else None, complete, now_ms - LATE_MS)
 
 
 def with_covered(position: dict[str, Any], covered: int | None) -> dict[str, Any]:

@@ -35,6 +35,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from airflow_wandb_launch.launch.logs import LogChunk, LogsDenied, keep_tail, prefixed_lines
+from airflow_wandb_launch.launch.logs import covered_until as covered_until_any
 
 DEFAULT_LOGGING_ENDPOINT = "https://logging.googleapis.com"
 #: entries per ``entries.list`` page (the API's maximum).
@@ -184,11 +185,8 @@ def with_covered(cursor: dict[str, Any], covered: int | None) -> dict[str, Any]:
 def covered_until(entries: list[dict[str, Any]], complete: bool, now: float) -> int | None:
     """Up to when a query listed every entry of its jobs (epoch nanoseconds): ``now`` less ``LATE_SECONDS`` if it
     listed them all, else no later than its last entry. Pure."""
-    settled = int((now - LATE_SECONDS) * 1_000_000_000)
-    if complete:
-        return settled
     last = next((n for n in map(_nanos, reversed(entries)) if n is not None), None)
-    return min(last, settled) if last is not None else None
+    return covered_until_any(last, complete, int((now - LATE_SECONDS) * 1_000_000_000))
 
 
 def job_of(entry: dict[str, Any]) -> str | None:
